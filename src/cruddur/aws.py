@@ -1,0 +1,72 @@
+"""The one place that builds boto3 clients.
+
+Endpoints come only from `Settings` (botocore's own reading of AWS_ENDPOINT_URL* is switched off with
+`ignore_configured_endpoint_urls`), so `--prod` really means AWS and a configured `AWS_ENDPOINT_URL`
+never sends Cognito calls to DynamoDB Local.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from cruddur.config import Settings
+
+# Bounded, jittered retries for throttling and transient errors; the repository adds its own bounded
+# loop for transaction conflicts and conditional races.
+RETRY_MAX_ATTEMPTS = 5
+CONNECT_TIMEOUT_SECONDS = 3
+READ_TIMEOUT_SECONDS = 10
+MAX_POOL_CONNECTIONS = 50
+
+
+def _client_config() -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": RETRY_MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
+        ignore_configured_endpoint_urls=True,
+    )
+
+
+def _local_credentials(endpoint_url: str | None) -> dict[str, str]:
+    """DynamoDB Local accepts any credentials; give it some when the environment has none so a
+    fresh machine needs no AWS set-up. Real endpoints use the normal credential chain."""
+    if endpoint_url is None:
+        return {}
+    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"):
+        return {}
+    return {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+def dynamodb_client(settings: Settings) -> Any:
+    endpoint = settings.dynamodb_endpoint_url
+    return boto3.session.Session().client(
+        "dynamodb",
+        region_name=settings.region,
+        endpoint_url=endpoint,
+        config=_client_config(),
+        **_local_credentials(endpoint),
+    )
+
+
+def dynamodb_streams_client(settings: Settings) -> Any:
+    endpoint = settings.dynamodb_streams_endpoint_url
+    return boto3.session.Session().client(
+        "dynamodbstreams",
+        region_name=settings.region,
+        endpoint_url=endpoint,
+        config=_client_config(),
+        **_local_credentials(endpoint),
+    )
+
+
+def cognito_idp_client(settings: Settings) -> Any:
+    """Always AWS: no local endpoint, whatever AWS_ENDPOINT_URL says."""
+    return boto3.session.Session().client(
+        "cognito-idp", region_name=settings.region, config=_client_config()
+    )

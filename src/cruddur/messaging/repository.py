@@ -1,0 +1,688 @@
+"""The DynamoDB repository of messaging: every access pattern (A-E of DESIGN.md) over one table.
+
+Callers get domain objects (`Message`, `Conversation`, ...), never attribute-value dicts. Reads that a
+decision hangs on (membership, the pair row, a row about to move) go to the base table with
+consistent reads; the GSI is used only where a stale answer is corrected later (finding a group's
+conversation rows, then re-reading the base table when a condition says the GSI was behind).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from cruddur.messaging import keys
+from cruddur.messaging.errors import ContentionExhausted, GroupNotFound, TableMissing
+from cruddur.messaging.models import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Conversation,
+    GroupKind,
+    Member,
+    Message,
+    MessageGroup,
+    Page,
+    Sent,
+    UserRef,
+)
+from cruddur.messaging.schema import unavailable
+
+Item = dict[str, Any]
+
+# Our own bounded loop for what botocore does not retry: cancelled transactions (conflicts) and
+# conditional races. Exhaustion raises ContentionExhausted; nothing is half-written by then.
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 0.02
+BACKOFF_CAP_SECONDS = 0.5
+
+_THROTTLE_CODES = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "TransactionInProgressException",
+    "InternalServerError",
+}
+_RETRYABLE_CANCEL_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _str(item: Item, name: str, default: str = "") -> str:
+    value = item.get(name)
+    if not value:
+        return default
+    if "S" in value:
+        return str(value["S"])
+    if "N" in value:
+        return str(value["N"])
+    return default
+
+
+def _int(item: Item, name: str, default: int = 0) -> int:
+    raw = _str(item, name)
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        return default
+
+
+class MoveOutcome(StrEnum):
+    MOVED = "moved"
+    ALREADY_CURRENT = "already_current"
+    CREATED = "created"
+
+
+@dataclass(frozen=True)
+class _Cancelled(Exception):
+    """A transaction cancelled with per-item reasons (codes in TransactItems order)."""
+
+    reasons: tuple[str, ...]
+
+    @property
+    def retryable(self) -> bool:
+        return any(r in _RETRYABLE_CANCEL_REASONS for r in self.reasons)
+
+    def failed_condition_at(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] == "ConditionalCheckFailed"
+
+
+def message_from_item(item: Item) -> Message:
+    sk = _str(item, "sk")
+    return Message(
+        uuid=_str(item, "message_uuid"),
+        group_uuid=keys.group_uuid_from_message_pk(_str(item, "pk")),
+        user_uuid=_str(item, "user_uuid"),
+        handle=_str(item, "user_handle"),
+        display_name=_str(item, "user_display_name"),
+        text=_str(item, "message"),
+        created_at=keys.timestamp_of_sk(sk),
+        sk=sk,
+    )
+
+
+def conversation_from_item(item: Item) -> Conversation:
+    sk = _str(item, "sk")
+    kind_raw = _str(item, "kind", GroupKind.DIRECT.value)
+    kind = GroupKind(kind_raw) if kind_raw in GroupKind._value2member_map_ else GroupKind.DIRECT
+    return Conversation(
+        owner_uuid=keys.user_uuid_from_conversation_pk(_str(item, "pk")),
+        group_uuid=_str(item, "message_group_uuid"),
+        user_uuid=_str(item, "user_uuid"),
+        handle=_str(item, "user_handle"),
+        display_name=_str(item, "user_display_name"),
+        message=_str(item, "message"),
+        last_reply_at=keys.timestamp_of_sk(sk),
+        sk=sk,
+        kind=kind,
+        group_name=_str(item, "group_name") or None,
+    )
+
+
+def last_message_sk(item: Item) -> str:
+    """Which message a conversation row shows. Seed rows do not record it: their timestamp is all
+    we know, and it sorts before any message sk of the same microsecond."""
+    return _str(item, "last_message_sk") or keys.timestamp_of_sk(_str(item, "sk"))
+
+
+class MessageStore:
+    """The messages table. Thread-safe: boto3 clients are, and the store keeps no mutable state."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        clock: keys.Clock = keys.utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.table = table_name
+        self._clock = clock
+        self._sleep = sleep
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """DynamoDB failures as domain errors: endpoint down, table missing, throttled for good."""
+        try:
+            yield
+        except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as exc:
+            raise unavailable(self.client, exc) from exc
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                raise TableMissing(
+                    f"table {self.table} does not exist: run `cruddur ddb schema-load`"
+                ) from exc
+            if code in _THROTTLE_CODES:
+                raise ContentionExhausted(
+                    f"DynamoDB kept refusing the request ({code}); try again shortly"
+                ) from exc
+            raise
+
+    def _call(self, operation: str, **params: Any) -> dict[str, Any]:
+        with self._translated():
+            return dict(getattr(self.client, operation)(**params))
+
+    def _transact(self, actions: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems; raises _Cancelled with the per-item reasons when cancelled."""
+        try:
+            with self._translated():
+                self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = tuple(
+                r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])
+            )
+            raise _Cancelled(reasons) from exc
+
+    def _backoff(self, attempt: int) -> None:
+        delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2**attempt))
+        self._sleep(random.uniform(0, delay))  # noqa: S311 - jitter, not security
+
+    def _retrying(self, what: str) -> Iterator[int]:
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt:
+                self._backoff(attempt)
+            yield attempt
+        raise ContentionExhausted(f"{what}: still contended after {MAX_ATTEMPTS} attempts")
+
+    def _query_pages(self, **params: Any) -> Iterator[Item]:
+        while True:
+            page = self._call("query", TableName=self.table, **params)
+            yield from page.get("Items", [])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+    # --- A: a group's messages --------------------------------------------------------------
+
+    def list_messages(
+        self, group_uuid: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Message]:
+        """The newest `limit` messages older than the cursor, returned oldest to newest. Every
+        message of the group is reachable (no date filter); `next_cursor` leads to older ones."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(keys.message_pk(group_uuid))},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = {
+                "pk": _s(keys.message_pk(group_uuid)),
+                "sk": _s(keys.decode_cursor(cursor)),
+            }
+        page = self._call("query", TableName=self.table, **params)
+        items = page.get("Items", [])
+        messages = [message_from_item(i) for i in items]
+        next_cursor = None
+        if page.get("LastEvaluatedKey") and messages:
+            next_cursor = keys.encode_cursor(messages[-1].sk)
+        messages.reverse()
+        return Page(items=messages, next_cursor=next_cursor)
+
+    def all_messages(self, group_uuid: str) -> Iterator[Message]:
+        """Every message of the group, oldest first (tool-kit and tests)."""
+        for item in self._query_pages(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(keys.message_pk(group_uuid))},
+        ):
+            yield message_from_item(item)
+
+    # --- B: a user's conversations ----------------------------------------------------------
+
+    def list_conversations(
+        self, user_uuid: str, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+    ) -> Page[Conversation]:
+        """The user's conversations, most recent first, each group once (a stray older row of a
+        group already listed on this page is skipped)."""
+        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(keys.conversation_pk(user_uuid))},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = {
+                "pk": _s(keys.conversation_pk(user_uuid)),
+                "sk": _s(keys.decode_cursor(cursor)),
+            }
+        page = self._call("query", TableName=self.table, **params)
+        rows = [conversation_from_item(i) for i in page.get("Items", [])]
+        seen: set[str] = set()
+        unique = []
+        for row in rows:
+            if row.group_uuid and row.group_uuid not in seen:
+                seen.add(row.group_uuid)
+                unique.append(row)
+        next_cursor = None
+        if page.get("LastEvaluatedKey") and rows:
+            next_cursor = keys.encode_cursor(rows[-1].sk)
+        return Page(items=unique, next_cursor=next_cursor)
+
+    # --- groups, membership, pairs ----------------------------------------------------------
+
+    def get_group(self, group_uuid: str) -> MessageGroup | None:
+        item = self._call(
+            "get_item",
+            TableName=self.table,
+            Key={"pk": _s(keys.group_pk(group_uuid)), "sk": _s(keys.META_SK)},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        kind_raw = _str(item, "kind", GroupKind.DIRECT.value)
+        return MessageGroup(
+            uuid=group_uuid,
+            kind=GroupKind(kind_raw) if kind_raw in GroupKind._value2member_map_ else GroupKind.DIRECT,
+            name=_str(item, "name") or None,
+            created_by=_str(item, "created_by"),
+            created_at=_str(item, "created_at"),
+            members_count=_int(item, "members_count"),
+        )
+
+    def is_member(self, group_uuid: str, user_uuid: str) -> bool:
+        """One consistent GetItem on the membership row; for a group written in the seed's format
+        (no metadata row), membership is having a conversation row for it."""
+        item = self._call(
+            "get_item",
+            TableName=self.table,
+            Key={"pk": _s(keys.group_pk(group_uuid)), "sk": _s(keys.member_sk(user_uuid))},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        ).get("Item")
+        if item:
+            return True
+        if self.get_group(group_uuid) is not None:
+            return False
+        return bool(self._current_rows(user_uuid, group_uuid))
+
+    def list_members(self, group_uuid: str) -> list[Member]:
+        """Members by membership rows; for a seed-format group, the owners of its conversation rows."""
+        members = [
+            Member(
+                user_uuid=keys.user_uuid_from_member_sk(_str(item, "sk")),
+                handle=_str(item, "user_handle"),
+                display_name=_str(item, "user_display_name"),
+                joined_at=_str(item, "joined_at"),
+                role=_str(item, "role", "member"),
+            )
+            for item in self._query_pages(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :member)",
+                ExpressionAttributeValues={
+                    ":pk": _s(keys.group_pk(group_uuid)),
+                    ":member": _s(keys.MEMBER_SK_PREFIX),
+                },
+                ConsistentRead=True,
+            )
+        ]
+        return members
+
+    def find_direct_group(self, user_a: str, user_b: str) -> str | None:
+        item = self._call(
+            "get_item",
+            TableName=self.table,
+            Key={"pk": _s(keys.pair_pk(user_a, user_b)), "sk": _s(keys.PAIR_SK)},
+            ConsistentRead=True,
+        ).get("Item")
+        return _str(item, "group_uuid") if item else None
+
+    # --- C: send into an existing group -----------------------------------------------------
+
+    def _message_item(self, group_uuid: str, sender: UserRef, text: str, created_at: str) -> tuple[Item, Message]:
+        message_uuid = keys.new_uuid()
+        sk = keys.message_sk(created_at, message_uuid)
+        item = {
+            "pk": _s(keys.message_pk(group_uuid)),
+            "sk": _s(sk),
+            "message_uuid": _s(message_uuid),
+            "message": _s(text),
+            "user_uuid": _s(sender.uuid),
+            "user_display_name": _s(sender.display_name),
+            "user_handle": _s(sender.handle),
+        }
+        message = Message(
+            uuid=message_uuid,
+            group_uuid=group_uuid,
+            user_uuid=sender.uuid,
+            handle=sender.handle,
+            display_name=sender.display_name,
+            text=text,
+            created_at=created_at,
+            sk=sk,
+        )
+        return item, message
+
+    def append_message(self, group_uuid: str, sender: UserRef, text: str) -> Message:
+        """Store a message (the caller has checked membership). Never replaces another message:
+        the key carries a fresh uuid and the put is conditional. Conversation rows follow through
+        the stream processor."""
+        item, message = self._message_item(group_uuid, sender, text, keys.now_timestamp(self._clock))
+        self._call(
+            "put_item",
+            TableName=self.table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+        return message
+
+    def send_to_group(self, group_uuid: str, sender: UserRef, text: str) -> Message:
+        """Members only: GroupNotFound otherwise (the same answer as for no such group)."""
+        if not self.is_member(group_uuid, sender.uuid):
+            raise GroupNotFound(group_uuid)
+        return self.append_message(group_uuid, sender, text)
+
+    # --- D: create a group with its first message -------------------------------------------
+
+    def _conversation_item(
+        self,
+        owner_uuid: str,
+        group_uuid: str,
+        shown: UserRef,
+        message: Message | None,
+        last_reply_at: str,
+        kind: GroupKind,
+        group_name: str | None,
+    ) -> Item:
+        item: Item = {
+            "pk": _s(keys.conversation_pk(owner_uuid)),
+            "sk": _s(keys.conversation_sk(last_reply_at, group_uuid)),
+            "message_group_uuid": _s(group_uuid),
+            "message": _s(message.text if message else ""),
+            "user_uuid": _s(shown.uuid),
+            "user_display_name": _s(shown.display_name),
+            "user_handle": _s(shown.handle),
+            "kind": _s(kind.value),
+        }
+        if message is not None:
+            item["last_message_sk"] = _s(message.sk)
+        if group_name:
+            item["group_name"] = _s(group_name)
+        return item
+
+    def _group_actions(
+        self,
+        group_uuid: str,
+        creator: UserRef,
+        members: list[UserRef],
+        kind: GroupKind,
+        name: str | None,
+        text: str | None,
+        created_at: str,
+    ) -> tuple[list[dict[str, Any]], Message | None]:
+        put = lambda item: {  # noqa: E731
+            "Put": {
+                "TableName": self.table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        meta: Item = {
+            "pk": _s(keys.group_pk(group_uuid)),
+            "sk": _s(keys.META_SK),
+            "kind": _s(kind.value),
+            "created_by": _s(creator.uuid),
+            "created_at": _s(created_at),
+            "members_count": _n(len(members)),
+        }
+        if name:
+            meta["name"] = _s(name)
+        actions = [put(meta)]
+        for member in members:
+            actions.append(
+                put(
+                    {
+                        "pk": _s(keys.group_pk(group_uuid)),
+                        "sk": _s(keys.member_sk(member.uuid)),
+                        "joined_at": _s(created_at),
+                        "role": _s("owner" if member.uuid == creator.uuid else "member"),
+                        "user_handle": _s(member.handle),
+                        "user_display_name": _s(member.display_name),
+                    }
+                )
+            )
+        message = None
+        if text is not None:
+            message_item, message = self._message_item(group_uuid, creator, text, created_at)
+            actions.append(put(message_item))
+        for member in members:
+            if kind is GroupKind.DIRECT:
+                shown = next(m for m in members if m.uuid != member.uuid)
+            else:
+                shown = creator
+            actions.append(
+                put(
+                    self._conversation_item(
+                        member.uuid, group_uuid, shown, message, created_at, kind, name
+                    )
+                )
+            )
+        return actions, message
+
+    def open_direct_conversation(self, sender: UserRef, recipient: UserRef, text: str) -> Sent:
+        """The one 1:1 group of this pair, created with `text` as its first message, or the existing
+        one with `text` appended. Concurrent openings from either side end in one group: the pair
+        row's conditional put decides, the loser appends to the winner's group."""
+        pair_key = {"pk": _s(keys.pair_pk(sender.uuid, recipient.uuid)), "sk": _s(keys.PAIR_SK)}
+        for _ in self._retrying("opening a conversation"):
+            existing = self.find_direct_group(sender.uuid, recipient.uuid)
+            if existing:
+                message = self.append_message(existing, sender, text)
+                return Sent(group_uuid=existing, message=message, created_group=False)
+            group_uuid = keys.new_uuid()
+            created_at = keys.now_timestamp(self._clock)
+            actions, message = self._group_actions(
+                group_uuid, sender, [sender, recipient], GroupKind.DIRECT, None, text, created_at
+            )
+            pair = {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {**pair_key, "group_uuid": _s(group_uuid), "created_at": _s(created_at)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            try:
+                self._transact([pair, *actions])
+            except _Cancelled as cancelled:
+                if cancelled.failed_condition_at(0) or cancelled.retryable:
+                    continue  # the other side won the pair (or a conflict): read it again
+                raise
+            assert message is not None
+            return Sent(group_uuid=group_uuid, message=message, created_group=True)
+        raise AssertionError("unreachable")
+
+    def create_group(
+        self, creator: UserRef, others: list[UserRef], name: str, text: str | None = None
+    ) -> Sent | MessageGroup:
+        """A named group of the creator and `others`, all rows in one transaction."""
+        members = [creator, *[o for o in others if o.uuid != creator.uuid]]
+        group_uuid = keys.new_uuid()
+        for _ in self._retrying("creating a group"):
+            created_at = keys.now_timestamp(self._clock)
+            actions, message = self._group_actions(
+                group_uuid, creator, members, GroupKind.GROUP, name, text, created_at
+            )
+            try:
+                self._transact(actions)
+            except _Cancelled as cancelled:
+                if cancelled.retryable:
+                    continue
+                raise
+            if message is not None:
+                return Sent(group_uuid=group_uuid, message=message, created_group=True)
+            return MessageGroup(
+                uuid=group_uuid,
+                kind=GroupKind.GROUP,
+                name=name,
+                created_by=creator.uuid,
+                created_at=created_at,
+                members_count=len(members),
+            )
+        raise AssertionError("unreachable")
+
+    # --- E: move conversation rows to a newer message ---------------------------------------
+
+    def conversation_rows_of_group(self, group_uuid: str) -> list[Item]:
+        """The group's conversation rows from the GSI (eventually consistent on AWS: may miss a row
+        written a moment ago, or show one that just moved)."""
+        return list(
+            self._query_pages(
+                IndexName=keys.GROUP_INDEX,
+                KeyConditionExpression="message_group_uuid = :g",
+                ExpressionAttributeValues={":g": _s(group_uuid)},
+            )
+        )
+
+    def _current_rows(self, owner_uuid: str, group_uuid: str, not_before_sk: str = "") -> list[Item]:
+        """The owner's rows for the group, from the base table with a consistent read. Rows only
+        move forward, so a known earlier sk bounds the read to the owner's more recent rows."""
+        expression = "pk = :pk"
+        values: dict[str, Any] = {":pk": _s(keys.conversation_pk(owner_uuid)), ":g": _s(group_uuid)}
+        if not_before_sk:
+            expression += " AND sk >= :from"
+            values[":from"] = _s(not_before_sk)
+        return list(
+            self._query_pages(
+                KeyConditionExpression=expression,
+                FilterExpression="message_group_uuid = :g",
+                ExpressionAttributeValues=values,
+                ConsistentRead=True,
+            )
+        )
+
+    def _moved_item(self, row: Item, message: Message) -> Item:
+        new = {k: v for k, v in row.items() if k not in ("pk", "sk")}
+        new["pk"] = row["pk"]
+        new["sk"] = _s(keys.conversation_sk(message.created_at, message.group_uuid))
+        new["message"] = _s(message.text)
+        new["last_message_sk"] = _s(message.sk)
+        if _str(row, "kind") == GroupKind.GROUP.value:
+            # a group's row shows the last sender; a direct one keeps showing the other party
+            new["user_uuid"] = _s(message.user_uuid)
+            new["user_handle"] = _s(message.handle)
+            new["user_display_name"] = _s(message.display_name)
+        return new
+
+    def move_conversation_row(self, row: Item, message: Message) -> MoveOutcome:
+        """Move one member's conversation row (as last read, maybe stale) to `message`.
+
+        Forward only: a row already at this message or a newer one stays. Delete-old and put-new
+        commit together, so a crash never loses the row and two concurrent moves never leave two
+        rows: the loser's condition fails, it re-reads the base table and tries again (bounded).
+        """
+        owner = keys.user_uuid_from_conversation_pk(_str(row, "pk"))
+        current: Item | None = row
+        for _ in self._retrying("moving a conversation row"):
+            if current is None:
+                return MoveOutcome.ALREADY_CURRENT  # the row is gone: nothing of ours to move
+            if last_message_sk(current) >= message.sk:
+                return MoveOutcome.ALREADY_CURRENT
+            new = self._moved_item(current, message)
+            old_key = {"pk": current["pk"], "sk": current["sk"]}
+            guard = {
+                "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(last_message_sk) OR last_message_sk < :m)",
+                "ExpressionAttributeValues": {":m": _s(message.sk)},
+            }
+            try:
+                if old_key["sk"] == new["sk"]:
+                    # same microsecond, newer message: the key stays, the content changes
+                    self._transact([{"Put": {"TableName": self.table, "Item": new, **guard}}])
+                else:
+                    self._transact(
+                        [
+                            {"Delete": {"TableName": self.table, "Key": old_key, **guard}},
+                            {
+                                "Put": {
+                                    "TableName": self.table,
+                                    "Item": new,
+                                    "ConditionExpression": "attribute_not_exists(pk)",
+                                }
+                            },
+                        ]
+                    )
+                return MoveOutcome.MOVED
+            except _Cancelled as cancelled:
+                if not (cancelled.retryable or "ConditionalCheckFailed" in cancelled.reasons):
+                    raise
+            rows = self._current_rows(owner, message.group_uuid, _str(row, "sk"))
+            current = self._keep_newest(rows)
+        raise AssertionError("unreachable")
+
+    def _keep_newest(self, rows: list[Item]) -> Item | None:
+        """The newest of a member's rows for one group; older strays (seed-format leftovers, a
+        crashed non-transactional writer) are deleted so the group shows once."""
+        if not rows:
+            return None
+        rows = sorted(rows, key=last_message_sk)
+        for stray in rows[:-1]:
+            self._call(
+                "delete_item",
+                TableName=self.table,
+                Key={"pk": stray["pk"], "sk": stray["sk"]},
+            )
+        return rows[-1]
+
+    def move_conversation_rows(self, message: Message) -> dict[str, MoveOutcome]:
+        """Move every member's row of the message's group to it (forward only). Members come from
+        the GSI; members known from the base table (membership rows) but missing from the GSI
+        read are re-read consistently, so an index lag never leaves a row behind."""
+        group_uuid = message.group_uuid
+        by_owner: dict[str, list[Item]] = {}
+        for item in self.conversation_rows_of_group(group_uuid):
+            by_owner.setdefault(keys.user_uuid_from_conversation_pk(_str(item, "pk")), []).append(item)
+        group = self.get_group(group_uuid)
+        if group is not None and len(by_owner) < group.members_count:
+            for member in self.list_members(group_uuid):
+                if member.user_uuid not in by_owner:
+                    rows = self._current_rows(member.user_uuid, group_uuid)
+                    if rows:
+                        by_owner[member.user_uuid] = rows
+        outcomes: dict[str, MoveOutcome] = {}
+        for owner, rows in by_owner.items():
+            if len(rows) > 1:
+                current = self._keep_newest(self._current_rows(owner, group_uuid))
+            else:
+                current = rows[0]
+            if current is None:
+                continue
+            outcomes[owner] = self.move_conversation_row(current, message)
+        return outcomes
+
+    # --- tool-kit -----------------------------------------------------------------------------
+
+    def scan(self) -> Iterator[Item]:
+        """Every item of the table, page after page (plain attribute values)."""
+        params: dict[str, Any] = {"TableName": self.table}
+        while True:
+            page = self._call("scan", **params)
+            for item in page.get("Items", []):
+                yield {name: next(iter(value.values())) for name, value in item.items()}
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last

@@ -1,0 +1,88 @@
+"""Shared fixtures: one DynamoDB Local per test session (in memory, on a free port), a fresh table
+per test, and the settings that point at them. PostgreSQL and Redis fixtures live beside these."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cruddur.aws import dynamodb_client
+from cruddur.config import Settings, project_root
+from cruddur.local.dynamodb import DynamoDBLocal
+from cruddur.local.processes import free_port
+from cruddur.messaging import schema
+from cruddur.messaging.models import UserRef
+from cruddur.messaging.repository import MessageStore
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDBLocal]:
+    engine = DynamoDBLocal(
+        project_root(),
+        tmp_path_factory.mktemp("dynamodb-local"),
+        port=free_port(),
+        in_memory=True,
+    )
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="session")
+def base_settings(dynamodb_local: DynamoDBLocal, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        dynamodb_endpoint_url=dynamodb_local.endpoint_url,
+        dynamodb_streams_endpoint_url=dynamodb_local.endpoint_url,
+        data_dir=Path(tmp_path_factory.mktemp("data")),
+    )
+
+
+@pytest.fixture(scope="session")
+def ddb(base_settings: Settings):
+    return dynamodb_client(base_settings)
+
+
+@pytest.fixture
+def table_name(ddb) -> Iterator[str]:
+    """A fresh messages table for one test, dropped afterwards."""
+    name = f"cruddur-test-{uuid.uuid4().hex[:12]}"
+    schema.create_table(ddb, name)
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+@pytest.fixture
+def settings(base_settings: Settings, table_name: str) -> Settings:
+    return replace(base_settings, table_name=table_name)
+
+
+@pytest.fixture
+def store(ddb, table_name: str) -> MessageStore:
+    return MessageStore(ddb, table_name)
+
+
+def make_user(handle: str) -> UserRef:
+    return UserRef(
+        uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://cruddur.com/users/{handle}")),
+        handle=handle,
+        display_name=handle.title(),
+    )
+
+
+@pytest.fixture
+def alice() -> UserRef:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob() -> UserRef:
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol() -> UserRef:
+    return make_user("carol")
