@@ -18,6 +18,8 @@ from cruddur.messaging import schema
 from cruddur.messaging.models import UserRef
 from cruddur.messaging.repository import MessageStore
 
+pytest_plugins = ["fixtures_postgres", "fixtures_api", "fixtures_streams"]
+
 
 @pytest.fixture(scope="session")
 def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoDBLocal]:

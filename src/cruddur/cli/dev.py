@@ -1,0 +1,3 @@
+"""Placeholder: commands of this family register through COMMANDS."""
+
+COMMANDS: list = []

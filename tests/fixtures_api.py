@@ -1,0 +1,1 @@
+"""HTTP API fixtures (API issue)."""

@@ -1,0 +1,1 @@
+"""Stream processor fixtures (stream issue)."""
