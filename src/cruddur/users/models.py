@@ -17,13 +17,13 @@ def demo_user_uuid(handle: str) -> str:
 
 
 @dataclass(frozen=True)
-class User:
-    uuid: str
-    handle: str
-    display_name: str
+class User(UserRef):
+    """A user of the store; being a `UserRef`, it goes straight into the messaging services."""
+
     email: str
     cognito_user_id: str | None
     created_at: datetime
 
     def ref(self) -> UserRef:
+        """The part messaging stores beside each message."""
         return UserRef(uuid=self.uuid, handle=self.handle, display_name=self.display_name)
