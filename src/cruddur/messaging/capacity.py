@@ -102,7 +102,9 @@ class CapacityMeter:
     def _remember_params(self, params: dict[str, Any], model: Any, context: dict, **_: Any) -> None:
         context["cruddur_params"] = params
 
-    def _count(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict, **_: Any) -> None:
+    def _count(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict, **_: Any
+    ) -> None:
         op = model.name
         if op not in _CAPACITY_OPS:
             return

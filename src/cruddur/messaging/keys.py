@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from cruddur.messaging.errors import MessagingError
+
 MESSAGE_PREFIX = "MSG#"
 CONVERSATION_PREFIX = "GRP#"
 GROUP_PREFIX = "GROUP#"
@@ -36,7 +38,7 @@ _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$
 SK_CEILING = "9999"
 
 
-class InvalidKey(ValueError):
+class InvalidKey(MessagingError, ValueError):
     """A uuid, timestamp or cursor that does not have the expected shape."""
 
 

@@ -56,7 +56,11 @@ _THROTTLE_CODES = {
     "TransactionInProgressException",
     "InternalServerError",
 }
-_RETRYABLE_CANCEL_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+_RETRYABLE_CANCEL_REASONS = {
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+}
 
 
 def _s(value: str) -> dict[str, str]:
@@ -166,7 +170,12 @@ class MessageStore:
         """DynamoDB failures as domain errors: endpoint down, table missing, throttled for good."""
         try:
             yield
-        except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError) as exc:
+        except (
+            EndpointConnectionError,
+            ConnectTimeoutError,
+            ReadTimeoutError,
+            ConnectionClosedError,
+        ) as exc:
             raise unavailable(self.client, exc) from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
@@ -299,7 +308,9 @@ class MessageStore:
         kind_raw = _str(item, "kind", GroupKind.DIRECT.value)
         return MessageGroup(
             uuid=group_uuid,
-            kind=GroupKind(kind_raw) if kind_raw in GroupKind._value2member_map_ else GroupKind.DIRECT,
+            kind=GroupKind(kind_raw)
+            if kind_raw in GroupKind._value2member_map_
+            else GroupKind.DIRECT,
             name=_str(item, "name") or None,
             created_by=_str(item, "created_by"),
             created_at=_str(item, "created_at"),
@@ -354,7 +365,9 @@ class MessageStore:
 
     # --- C: send into an existing group -----------------------------------------------------
 
-    def _message_item(self, group_uuid: str, sender: UserRef, text: str, created_at: str) -> tuple[Item, Message]:
+    def _message_item(
+        self, group_uuid: str, sender: UserRef, text: str, created_at: str
+    ) -> tuple[Item, Message]:
         message_uuid = keys.new_uuid()
         sk = keys.message_sk(created_at, message_uuid)
         item = {
@@ -382,7 +395,9 @@ class MessageStore:
         """Store a message (the caller has checked membership). Never replaces another message:
         the key carries a fresh uuid and the put is conditional. Conversation rows follow through
         the stream processor."""
-        item, message = self._message_item(group_uuid, sender, text, keys.now_timestamp(self._clock))
+        item, message = self._message_item(
+            group_uuid, sender, text, keys.now_timestamp(self._clock)
+        )
         self._call(
             "put_item",
             TableName=self.table,
@@ -502,7 +517,11 @@ class MessageStore:
             pair = {
                 "Put": {
                     "TableName": self.table,
-                    "Item": {**pair_key, "group_uuid": _s(group_uuid), "created_at": _s(created_at)},
+                    "Item": {
+                        **pair_key,
+                        "group_uuid": _s(group_uuid),
+                        "created_at": _s(created_at),
+                    },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -558,12 +577,16 @@ class MessageStore:
             )
         )
 
-    def _current_rows(self, owner_uuid: str, group_uuid: str, not_before_sk: str = "") -> list[Item]:
+    def _current_rows(
+        self, owner_uuid: str, group_uuid: str, not_before_sk: str = ""
+    ) -> list[Item]:
         """The owner's rows for the group, from the base table with a consistent read. Rows only
-        move forward, so a known earlier sk bounds the read to the owner's more recent rows."""
+        move forward, so a known earlier sk bounds the read to the owner's more recent rows; a
+        bound that is not one of our fixed-width timestamps (seed data in another offset) is
+        dropped rather than trusted."""
         expression = "pk = :pk"
         values: dict[str, Any] = {":pk": _s(keys.conversation_pk(owner_uuid)), ":g": _s(group_uuid)}
-        if not_before_sk:
+        if not_before_sk and keys.is_timestamp(keys.timestamp_of_sk(not_before_sk)):
             expression += " AND sk >= :from"
             values[":from"] = _s(not_before_sk)
         return list(
@@ -592,8 +615,11 @@ class MessageStore:
         """Move one member's conversation row (as last read, maybe stale) to `message`.
 
         Forward only: a row already at this message or a newer one stays. Delete-old and put-new
-        commit together, so a crash never loses the row and two concurrent moves never leave two
-        rows: the loser's condition fails, it re-reads the base table and tries again (bounded).
+        commit in one transaction, so a crash never loses the row and the owner never has two
+        rows for the group, not even for a moment (a put-then-delete pair would save 2 units per
+        row but show the group twice between its writes). Two concurrent moves: the loser's
+        condition fails, it re-reads the base table and tries again. Raises ContentionExhausted
+        after MAX_ATTEMPTS; nothing is half-written then.
         """
         owner = keys.user_uuid_from_conversation_pk(_str(row, "pk"))
         current: Item | None = row
@@ -605,7 +631,8 @@ class MessageStore:
             new = self._moved_item(current, message)
             old_key = {"pk": current["pk"], "sk": current["sk"]}
             guard = {
-                "ConditionExpression": "attribute_exists(pk) AND (attribute_not_exists(last_message_sk) OR last_message_sk < :m)",
+                "ConditionExpression": "attribute_exists(pk) AND "
+                "(attribute_not_exists(last_message_sk) OR last_message_sk < :m)",
                 "ExpressionAttributeValues": {":m": _s(message.sk)},
             }
             try:
@@ -634,8 +661,9 @@ class MessageStore:
         raise AssertionError("unreachable")
 
     def _keep_newest(self, rows: list[Item]) -> Item | None:
-        """The newest of a member's rows for one group; older strays (seed-format leftovers, a
-        crashed non-transactional writer) are deleted so the group shows once."""
+        """The newest of a member's rows for one group (rows from a consistent read); older
+        strays (seed-format leftovers, another tool's half-done move) are deleted so the group
+        shows once. Deleting a stray is idempotent."""
         if not rows:
             return None
         rows = sorted(rows, key=last_message_sk)
@@ -647,25 +675,78 @@ class MessageStore:
             )
         return rows[-1]
 
+    def _rows_missed_by_index(
+        self, message: Message, by_owner: dict[str, list[Item]]
+    ) -> dict[str, list[Item]]:
+        """Members whose rows the GSI read did not show, read from the base table (consistent).
+
+        A named group is checked against its metadata (`members_count`, then the membership rows
+        when short). A direct group, ours or the seed's, needs no metadata read when both rows
+        were seen: its two members are the rows' owners, the party each row shows and the
+        sender; only a member not seen is read, from its owner's list. Costs nothing extra on
+        the common path of a direct group (the GSI query is the only read).
+        """
+        group_uuid = message.group_uuid
+        found: dict[str, list[Item]] = {}
+        rows = [r for owner_rows in by_owner.values() for r in owner_rows]
+        named = any(_str(r, "kind") == GroupKind.GROUP.value for r in rows)
+        group: MessageGroup | None = None
+        if named or not rows:
+            group = self.get_group(group_uuid)
+        if group is not None and (group.kind is GroupKind.GROUP or not rows):
+            if len(by_owner) >= group.members_count:
+                return found
+            for member in self.list_members(group_uuid):
+                if member.user_uuid not in by_owner:
+                    member_rows = self._current_rows(
+                        member.user_uuid, group_uuid, keys.conversation_sk(group.created_at, "")
+                    )
+                    if member_rows:
+                        found[member.user_uuid] = member_rows
+            return found
+        # direct (or seed-format): follow who the rows name until nobody new turns up
+        tried = set(by_owner)
+        frontier = {message.user_uuid} | {_str(r, "user_uuid") for r in rows}
+        frontier -= tried | {""}
+        bound: str | None = None
+        while frontier:
+            user_uuid = frontier.pop()
+            tried.add(user_uuid)
+            if bound is None:
+                # every row of one of our groups was written at or after the group's creation
+                meta = group if (named or not rows) else self.get_group(group_uuid)
+                bound = keys.conversation_sk(meta.created_at, "") if meta else ""
+            member_rows = self._current_rows(user_uuid, group_uuid, bound)
+            if member_rows:
+                found[user_uuid] = member_rows
+                frontier |= {_str(r, "user_uuid") for r in member_rows} - tried - {""}
+        return found
+
     def move_conversation_rows(self, message: Message) -> dict[str, MoveOutcome]:
-        """Move every member's row of the message's group to it (forward only). Members come from
-        the GSI; members known from the base table (membership rows) but missing from the GSI
-        read are re-read consistently, so an index lag never leaves a row behind."""
+        """Move every member's row of the message's group to it, forward only; returns what
+        happened per member uuid.
+
+        Idempotent and order-free: applying any set of a group's messages, repeated or in any
+        order, concurrently or not, leaves each row at the newest of them. Members come from one
+        GSI query; a member the (eventually consistent) index did not show is found through the
+        base table (`_rows_missed_by_index`), so an index lag never leaves a row behind; an owner
+        showing two rows for the group is re-read consistently and keeps only the newest.
+        Raises ContentionExhausted / StoreUnavailable / TableMissing; rows already moved stay
+        moved, so the caller retries the whole message.
+        """
         group_uuid = message.group_uuid
         by_owner: dict[str, list[Item]] = {}
         for item in self.conversation_rows_of_group(group_uuid):
-            by_owner.setdefault(keys.user_uuid_from_conversation_pk(_str(item, "pk")), []).append(item)
-        group = self.get_group(group_uuid)
-        if group is not None and len(by_owner) < group.members_count:
-            for member in self.list_members(group_uuid):
-                if member.user_uuid not in by_owner:
-                    rows = self._current_rows(member.user_uuid, group_uuid)
-                    if rows:
-                        by_owner[member.user_uuid] = rows
+            owner = keys.user_uuid_from_conversation_pk(_str(item, "pk"))
+            by_owner.setdefault(owner, []).append(item)
+        consistent = self._rows_missed_by_index(message, by_owner)
         outcomes: dict[str, MoveOutcome] = {}
-        for owner, rows in by_owner.items():
+        for owner, rows in [*by_owner.items(), *consistent.items()]:
             if len(rows) > 1:
-                current = self._keep_newest(self._current_rows(owner, group_uuid))
+                if owner not in consistent:
+                    oldest = min(_str(r, "sk") for r in rows)
+                    rows = self._current_rows(owner, group_uuid, oldest)
+                current = self._keep_newest(rows)
             else:
                 current = rows[0]
             if current is None:

@@ -1,0 +1,73 @@
+"""Conversations and messages: the views call the messaging use cases and format their answers."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from cruddur.api.auth_hook import protected
+from cruddur.api.context import api, current_user, json_object, next_link, page_request, typed_fields
+from cruddur.api.serializers import conversation_json, group_json, member_json, message_json
+from cruddur.messaging import services
+from cruddur.messaging.models import MessageGroup
+
+bp = protected(Blueprint("messages", __name__))
+
+# `before` reads naturally for older messages; `cursor` is accepted everywhere as its synonym.
+CURSOR_NAMES = ("before", "cursor")
+
+
+@bp.get("/api/message_groups")
+def list_message_groups():
+    """The caller's conversations, most recent first."""
+    limit, cursor = page_request(CURSOR_NAMES)
+    page = services.list_conversations(api().store, current_user(), limit=limit, cursor=cursor)
+    return jsonify([conversation_json(c) for c in page.items]), 200, next_link("cursor", page.next_cursor)
+
+
+@bp.get("/api/messages/<group_uuid>")
+def list_messages(group_uuid: str):
+    """The newest page of the group's messages, oldest first; `Link: rel="next"` leads to older."""
+    limit, cursor = page_request(CURSOR_NAMES)
+    page = services.list_messages(api().store, current_user(), group_uuid, limit=limit, cursor=cursor)
+    return jsonify([message_json(m) for m in page.items]), 200, next_link("before", page.next_cursor)
+
+
+@bp.post("/api/messages")
+def create_message():
+    """With `message_group_uuid`: append to that group and answer the message alone (the client
+    appends it). Otherwise with `handle`: the pair's 1:1 group (created on first contact), and the
+    answer names `message_group_uuid` (the client redirects to it). As in the seed, a group uuid
+    wins when both are sent."""
+    fields = typed_fields(json_object(), message=str, handle=str, message_group_uuid=str)
+    store = api().store
+    if fields["message_group_uuid"] is not None:
+        message = services.send_message(
+            store, current_user(), fields["message_group_uuid"], fields["message"]
+        )
+        return jsonify(message_json(message))
+    sent = services.open_conversation(
+        store, api().users, current_user(), fields["handle"], fields["message"]
+    )
+    return jsonify({"message_group_uuid": sent.group_uuid, **message_json(sent.message)})
+
+
+@bp.post("/api/message_groups")
+def create_message_group():
+    """A named group of the caller and `handles`, with an optional first message."""
+    fields = typed_fields(json_object(), name=str, handles=list, message=str)
+    store = api().store
+    outcome = services.create_group(
+        store, api().users, current_user(), fields["name"], fields["handles"], fields["message"]
+    )
+    if isinstance(outcome, MessageGroup):
+        return jsonify(group_json(outcome))
+    group = store.get_group(outcome.group_uuid)
+    body = group_json(group) if group else {"message_group_uuid": outcome.group_uuid}
+    body["message"] = message_json(outcome.message)
+    return jsonify(body)
+
+
+@bp.get("/api/message_groups/<group_uuid>/members")
+def list_members(group_uuid: str):
+    members = services.list_members(api().store, current_user(), group_uuid)
+    return jsonify([member_json(m) for m in members])

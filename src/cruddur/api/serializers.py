@@ -1,0 +1,54 @@
+"""The JSON shapes of the contract (DESIGN.md, "HTTP API"). `created_at` is the bare timestamp."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cruddur.messaging.models import Conversation, GroupKind, Member, Message, MessageGroup
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "uuid": message.uuid,
+        "display_name": message.display_name,
+        "handle": message.handle,
+        "message": message.text,
+        "created_at": message.created_at,
+    }
+
+
+def conversation_json(row: Conversation) -> dict[str, Any]:
+    """A direct conversation shows the other party; a named group shows its name beside the last
+    sender's handle."""
+    is_group = row.kind is GroupKind.GROUP
+    body: dict[str, Any] = {
+        "uuid": row.group_uuid,
+        "display_name": (row.group_name or row.display_name) if is_group else row.display_name,
+        "handle": row.handle,
+        "message": row.message,
+        "created_at": row.last_reply_at,
+        "kind": row.kind.value,
+    }
+    if is_group:
+        body["name"] = row.group_name
+    return body
+
+
+def group_json(group: MessageGroup) -> dict[str, Any]:
+    return {
+        "message_group_uuid": group.uuid,
+        "kind": group.kind.value,
+        "name": group.name,
+        "members_count": group.members_count,
+        "created_at": group.created_at,
+    }
+
+
+def member_json(member: Member) -> dict[str, Any]:
+    return {
+        "uuid": member.user_uuid,
+        "handle": member.handle,
+        "display_name": member.display_name,
+        "joined_at": member.joined_at,
+        "role": member.role,
+    }

@@ -1,0 +1,25 @@
+"""Users as the messaging client needs them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from cruddur.api.auth_hook import protected
+from cruddur.api.context import api
+from cruddur.messaging.errors import UserNotFound
+
+bp = protected(Blueprint("users", __name__))
+
+MAX_HANDLE_CHARS = 100
+
+
+@bp.get("/api/users/@<handle>/short")
+def user_short(handle: str):
+    """`{uuid, handle, display_name}` of @handle; 404 when there is none."""
+    # A NUL or an absurd length cannot be anyone's handle; PostgreSQL would refuse the NUL.
+    if not handle or "\x00" in handle or len(handle) > MAX_HANDLE_CHARS:
+        raise UserNotFound(handle)
+    user = api().users.find_by_handle(handle)
+    if user is None:
+        raise UserNotFound(handle)
+    return jsonify({"uuid": user.uuid, "handle": user.handle, "display_name": user.display_name})

@@ -1,0 +1,74 @@
+"""What every command family shares: the `--prod` switch (and the seed's bare `prod` argument),
+settings, and turning expected failures into one readable line and a non-zero exit."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from cruddur.config import Settings
+from cruddur.local.installers import InstallError
+from cruddur.local.processes import EngineError
+from cruddur.messaging.errors import MessagingError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [MessagingError, EngineError, InstallError]
+    try:
+        from cruddur.users.errors import UsersError  # type: ignore[attr-defined]
+
+        errors.append(UsersError)
+    except ImportError:  # pragma: no cover - the users package always ships it
+        pass
+    return tuple(errors)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def one_line_errors(func: F) -> F:
+    """Expected failures end the command with one line on stderr and exit 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except _expected_errors() as exc:
+            fail(str(exc))
+        except NoCredentialsError:
+            fail("no AWS credentials found: configure them (aws configure) or drop --prod")
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            fail(f"DynamoDB refused the request: {error.get('Code')}: {error.get('Message')}")
+        except BotoCoreError as exc:
+            fail(f"AWS call failed: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def prod_options(func: F) -> F:
+    """`--prod`, or the seed's trailing `prod` argument (`bin/ddb/schema-load prod`)."""
+    func = click.argument("target", required=False, metavar="[prod]")(func)
+    func = click.option(
+        "--prod", "prod_flag", is_flag=True, help="Use AWS instead of local engines."
+    )(func)
+    return func
+
+
+def resolve_prod(target: str | None, prod_flag: bool) -> bool:
+    if target is not None and target != "prod":
+        raise click.UsageError(f"unexpected argument {target!r} (only 'prod' is accepted here)")
+    return prod_flag or target == "prod"
+
+
+def toolkit_settings(prod: bool) -> Settings:
+    return Settings.from_env().for_toolkit(prod)

@@ -1,0 +1,3 @@
+SELECT uuid, handle, display_name, email, cognito_user_id, created_at
+FROM users
+WHERE cognito_user_id = %(cognito_user_id)s;
