@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from cruddur.api.auth_hook import protected
-from cruddur.api.context import api, current_user, json_object, next_link, page_request, typed_fields
+from cruddur.api.context import (
+    api,
+    current_user,
+    json_object,
+    next_link,
+    page_request,
+    typed_fields,
+)
 from cruddur.api.serializers import conversation_json, group_json, member_json, message_json
 from cruddur.messaging import services
 from cruddur.messaging.models import MessageGroup
@@ -21,15 +28,25 @@ def list_message_groups():
     """The caller's conversations, most recent first."""
     limit, cursor = page_request(CURSOR_NAMES)
     page = services.list_conversations(api().store, current_user(), limit=limit, cursor=cursor)
-    return jsonify([conversation_json(c) for c in page.items]), 200, next_link("cursor", page.next_cursor)
+    return (
+        jsonify([conversation_json(c) for c in page.items]),
+        200,
+        next_link("cursor", page.next_cursor),
+    )
 
 
 @bp.get("/api/messages/<group_uuid>")
 def list_messages(group_uuid: str):
     """The newest page of the group's messages, oldest first; `Link: rel="next"` leads to older."""
     limit, cursor = page_request(CURSOR_NAMES)
-    page = services.list_messages(api().store, current_user(), group_uuid, limit=limit, cursor=cursor)
-    return jsonify([message_json(m) for m in page.items]), 200, next_link("before", page.next_cursor)
+    page = services.list_messages(
+        api().store, current_user(), group_uuid, limit=limit, cursor=cursor
+    )
+    return (
+        jsonify([message_json(m) for m in page.items]),
+        200,
+        next_link("before", page.next_cursor),
+    )
 
 
 @bp.post("/api/messages")

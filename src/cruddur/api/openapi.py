@@ -20,12 +20,36 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 _ERRORS = _json(_ref("Errors"), "Error codes")
 _AUTH_ERRORS = {"401": _ERRORS}
 _PAGING = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}},
-    {"name": "before", "in": "query", "schema": {"type": "string"}, "description": "opaque cursor from a Link header"},
-    {"name": "cursor", "in": "query", "schema": {"type": "string"}, "description": "synonym of before"},
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+    },
+    {
+        "name": "before",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "opaque cursor from a Link header",
+    },
+    {
+        "name": "cursor",
+        "in": "query",
+        "schema": {"type": "string"},
+        "description": "synonym of before",
+    },
 ]
-_NEXT_LINK = {"Link": {"schema": {"type": "string"}, "description": 'RFC 8288, rel="next": the next (older) page'}}
-_GROUP_UUID = {"name": "group_uuid", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+_NEXT_LINK = {
+    "Link": {
+        "schema": {"type": "string"},
+        "description": 'RFC 8288, rel="next": the next (older) page',
+    }
+}
+_GROUP_UUID = {
+    "name": "group_uuid",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
 
 
 @cache
@@ -33,11 +57,21 @@ def openapi_document() -> dict[str, Any]:
     text = {"type": "string"}
     timestamp = {"type": "string", "description": "UTC ISO 8601 with microseconds, +00:00"}
     schemas = {
-        "Errors": {"type": "object", "required": ["errors"], "properties": {"errors": {"type": "array", "items": text}}},
+        "Errors": {
+            "type": "object",
+            "required": ["errors"],
+            "properties": {"errors": {"type": "array", "items": text}},
+        },
         "Message": {
             "type": "object",
             "required": ["uuid", "display_name", "handle", "message", "created_at"],
-            "properties": {"uuid": text, "display_name": text, "handle": text, "message": text, "created_at": timestamp},
+            "properties": {
+                "uuid": text,
+                "display_name": text,
+                "handle": text,
+                "message": text,
+                "created_at": timestamp,
+            },
         },
         "MessageGroup": {
             "type": "object",
@@ -55,9 +89,19 @@ def openapi_document() -> dict[str, Any]:
         "Member": {
             "type": "object",
             "required": ["handle", "display_name", "joined_at"],
-            "properties": {"uuid": text, "handle": text, "display_name": text, "joined_at": timestamp, "role": text},
+            "properties": {
+                "uuid": text,
+                "handle": text,
+                "display_name": text,
+                "joined_at": timestamp,
+                "role": text,
+            },
         },
-        "UserShort": {"type": "object", "required": ["uuid", "handle", "display_name"], "properties": {"uuid": text, "handle": text, "display_name": text}},
+        "UserShort": {
+            "type": "object",
+            "required": ["uuid", "handle", "display_name"],
+            "properties": {"uuid": text, "handle": text, "display_name": text},
+        },
         "NewMessage": {
             "type": "object",
             "required": ["message"],
@@ -70,11 +114,19 @@ def openapi_document() -> dict[str, Any]:
         "NewGroup": {
             "type": "object",
             "required": ["name", "handles"],
-            "properties": {"name": text, "handles": {"type": "array", "items": text}, "message": text},
+            "properties": {
+                "name": text,
+                "handles": {"type": "array", "items": text},
+                "message": text,
+            },
         },
         "Token": {
             "type": "object",
-            "properties": {"access_token": text, "token_type": {"const": "Bearer"}, "expires_in": {"type": "integer"}},
+            "properties": {
+                "access_token": text,
+                "token_type": {"const": "Bearer"},
+                "expires_in": {"type": "integer"},
+            },
         },
     }
     paths = {
@@ -82,33 +134,70 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "summary": "The caller's conversations, most recent first",
                 "parameters": _PAGING,
-                "responses": {"200": {**_json({"type": "array", "items": _ref("MessageGroup")}), "headers": _NEXT_LINK}, **_AUTH_ERRORS},
+                "responses": {
+                    "200": {
+                        **_json({"type": "array", "items": _ref("MessageGroup")}),
+                        "headers": _NEXT_LINK,
+                    },
+                    **_AUTH_ERRORS,
+                },
             },
             "post": {
                 "summary": "Create a named group (the caller plus 1 to 39 others)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewGroup")}}},
-                "responses": {"200": _json({"type": "object", "required": ["message_group_uuid"]}), "400": _ERRORS, "404": _ERRORS, "422": _ERRORS, **_AUTH_ERRORS},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewGroup")}},
+                },
+                "responses": {
+                    "200": _json({"type": "object", "required": ["message_group_uuid"]}),
+                    "400": _ERRORS,
+                    "404": _ERRORS,
+                    "422": _ERRORS,
+                    **_AUTH_ERRORS,
+                },
             },
         },
         "/api/messages/{group_uuid}": {
             "get": {
                 "summary": "A page of the group's messages, oldest first (members only)",
                 "parameters": [_GROUP_UUID, *_PAGING],
-                "responses": {"200": {**_json({"type": "array", "items": _ref("Message")}), "headers": _NEXT_LINK}, "404": _ERRORS, "422": _ERRORS, **_AUTH_ERRORS},
+                "responses": {
+                    "200": {
+                        **_json({"type": "array", "items": _ref("Message")}),
+                        "headers": _NEXT_LINK,
+                    },
+                    "404": _ERRORS,
+                    "422": _ERRORS,
+                    **_AUTH_ERRORS,
+                },
             }
         },
         "/api/messages": {
             "post": {
                 "summary": "Send: with handle, into the pair's 1:1 group (answer has message_group_uuid); with message_group_uuid, append (answer is the message)",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("NewMessage")}}},
-                "responses": {"200": _json(_ref("Message")), "400": _ERRORS, "404": _ERRORS, "413": _ERRORS, "422": _ERRORS, **_AUTH_ERRORS},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("NewMessage")}},
+                },
+                "responses": {
+                    "200": _json(_ref("Message")),
+                    "400": _ERRORS,
+                    "404": _ERRORS,
+                    "413": _ERRORS,
+                    "422": _ERRORS,
+                    **_AUTH_ERRORS,
+                },
             }
         },
         "/api/message_groups/{group_uuid}/members": {
             "get": {
                 "summary": "The group's members (members only)",
                 "parameters": [_GROUP_UUID],
-                "responses": {"200": _json({"type": "array", "items": _ref("Member")}), "404": _ERRORS, **_AUTH_ERRORS},
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref("Member")}),
+                    "404": _ERRORS,
+                    **_AUTH_ERRORS,
+                },
             }
         },
         "/api/users/@{handle}/short": {
@@ -119,25 +208,62 @@ def openapi_document() -> dict[str, Any]:
             }
         },
         "/api/health-check": {
-            "get": {"summary": "200 when DynamoDB and PostgreSQL answer", "security": [], "responses": {"200": _json({"type": "object"}), "503": _ERRORS}}
+            "get": {
+                "summary": "200 when DynamoDB and PostgreSQL answer",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}), "503": _ERRORS},
+            }
         },
         "/api/auth/token": {
             "post": {
                 "summary": "Local identity provider only: sign in with handle and password",
                 "security": [],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {"handle": text, "password": text}}}}},
-                "responses": {"200": _json(_ref("Token")), "400": _ERRORS, "401": _ERRORS, "404": _ERRORS},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"handle": text, "password": text},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("Token")),
+                    "400": _ERRORS,
+                    "401": _ERRORS,
+                    "404": _ERRORS,
+                },
             }
         },
-        "/.well-known/jwks.json": {"get": {"summary": "The local identity provider's public keys", "security": [], "responses": {"200": _json({"type": "object"})}}},
-        "/api/openapi.json": {"get": {"summary": "This document", "security": [], "responses": {"200": _json({"type": "object"})}}},
+        "/.well-known/jwks.json": {
+            "get": {
+                "summary": "The local identity provider's public keys",
+                "security": [],
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
     }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Cruddur Messaging API", "version": "1"},
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito access token)"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT (Cognito access token)",
+                }
+            },
         },
         "security": [{"bearer": []}],
         "paths": paths,

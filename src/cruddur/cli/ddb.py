@@ -54,15 +54,12 @@ def _users_repository(settings: Settings) -> Any:
 
 
 def _find_user(settings: Settings, handle_or_uuid: str) -> UserRef:
-    users = _users_repository(settings)
+    """A uuid is taken as it is; a handle is looked up in PostgreSQL."""
     try:
-        user_uuid = keys.parse_uuid(handle_or_uuid)
+        return UserRef(uuid=keys.parse_uuid(handle_or_uuid), handle="", display_name="")
     except keys.InvalidKey:
-        user = users.find_by_handle(handle_or_uuid)
-    else:
-        user = users.find_by_uuid(user_uuid)
-        if user is None:
-            return UserRef(uuid=user_uuid, handle="", display_name="")
+        pass
+    user = _users_repository(settings).find_by_handle(handle_or_uuid)
     if user is None:
         raise UserNotFound(f"no user with handle {handle_or_uuid!r}")
     return UserRef(uuid=user.uuid, handle=user.handle, display_name=user.display_name)
@@ -191,8 +188,14 @@ def seed(
     """Write a simulated conversation between two users (looked up by handle in PostgreSQL)."""
     settings = toolkit_settings(resolve_prod(target, prod_flag))
     lines = parse_conversation(conversation_file.read_text() if conversation_file else CONVERSATION)
-    first = _find_user(settings, person_1)
-    second = _find_user(settings, person_2)
+    users = _users_repository(settings)
+    people = []
+    for handle in (person_1, person_2):
+        user = users.find_by_handle(handle)
+        if user is None:
+            raise UserNotFound(f"no user with handle {handle!r} (run `cruddur db seed` first)")
+        people.append(user.ref())
+    first, second = people
     if first.uuid == second.uuid:
         fail("the two people of a conversation must be different users")
     store = _store(settings)
@@ -262,8 +265,10 @@ def list_conversations(
     meter = CapacityMeter().attach(client)
     page = MessageStore(client, settings.table_name).list_conversations(user.uuid, limit=limit)
     table = Table(title=f"Conversations of {user.handle and '@' + user.handle or user.uuid}")
-    for column in ("with", "last message", "at", "group"):
-        table.add_column(column)
+    table.add_column("with")
+    table.add_column("last message", overflow="fold")
+    table.add_column("at", no_wrap=True)
+    table.add_column("group", no_wrap=True, min_width=36)
     for row in page.items:
         shown = row.group_name or row.display_name or row.handle
         table.add_row(shown, row.message[:60], _local_time(row.last_reply_at), row.group_uuid)

@@ -1,3 +1,104 @@
-"""Placeholder: commands of this family register through COMMANDS."""
+"""`cruddur serve`: the HTTP API under gunicorn, its engines taken from the configuration."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from cruddur.cli.common import one_line_errors
+from cruddur.config import DEFAULT_API_PORT, Settings
+
+WSGI_APP = "cruddur.api.wsgi:app"
+DEFAULT_THREADS = 4
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers() -> int:
+    """One worker per CPU (threads cover the I/O waits), at most MAX_DEFAULT_WORKERS."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
+def gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        # The app logs one JSON line per request itself, with its request id.
+        "--error-logfile",
+        "-",
+        WSGI_APP,
+    ]
+
+
+def prepare(settings: Settings) -> dict[str, str]:
+    """Everything that must happen once, before any worker starts; returns the workers' environment.
+
+    The local signing key is created here, by one process, so workers never race to create it.
+    The PostgreSQL URL is resolved here too: a private cluster that is down is one readable line
+    now rather than a failed boot in every worker."""
+    from cruddur.auth.keys import ensure_signing_key
+    from cruddur.users.db import local_connection_url
+
+    env = dict(os.environ)
+    if settings.uses_local_identity_provider:
+        ensure_signing_key(settings.data_dir)
+        env.setdefault("CRUDDUR_DATA_DIR", str(settings.data_dir))
+    env["CONNECTION_URL"] = local_connection_url(settings, start=False)
+    return env
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_API_PORT,
+    show_default=True,
+    help="Port to listen on (the seed's backend port; 8000 is DynamoDB Local's).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help=f"Worker processes [default: one per CPU, at most {MAX_DEFAULT_WORKERS}].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_THREADS,
+    show_default=True,
+    help="Threads per worker.",
+)
+@one_line_errors
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Serve the HTTP API with gunicorn (DynamoDB, PostgreSQL and Cognito from the environment)."""
+    settings = Settings.from_env()
+    env = prepare(settings)
+    workers = workers or default_workers()
+    where = settings.dynamodb_endpoint_url or f"AWS ({settings.region})"
+    click.echo(
+        f"Serving the API on http://{host}:{port} ({workers} workers x {threads} threads); "
+        f"DynamoDB: {where}, table {settings.table_name}",
+        err=True,
+    )
+    if settings.uses_local_identity_provider:
+        click.echo(
+            f"Local sign-in: curl -s -X POST http://{host}:{port}/api/auth/token "
+            "-H 'Content-Type: application/json' "
+            '-d \'{"handle": "andrewbrown", "password": "<CRUDDUR_SEED_PASSWORD>"}\'',
+            err=True,
+        )
+    argv = gunicorn_argv(host, port, workers, threads)
+    sys.stderr.flush()
+    os.execve(argv[0], argv, env)
+
+
+COMMANDS = [serve]

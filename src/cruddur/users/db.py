@@ -60,7 +60,7 @@ def mask_url(url: str) -> str:
             (key, "***" if key.lower() == "password" else value)
             for key, value in parse_qsl(query, keep_blank_values=True)
         ]
-        query = urlencode(pairs, safe="/")
+        query = urlencode(pairs, safe="/*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 

@@ -112,6 +112,15 @@ class UserRepository:
         # Verified against when the handle is unknown, so that answer costs the same argon2 work.
         self._dummy_hash = self._hasher.hash(uuid_module.uuid4().hex)
 
+    @property
+    def pool(self) -> ConnectionPool:
+        return self._pool
+
+    def ping(self) -> None:
+        """Return when PostgreSQL answers a query; raise UsersUnavailable otherwise (health check)."""
+        with pooled(self._pool) as conn:
+            conn.execute("SELECT 1")
+
     # --- reads ------------------------------------------------------------------------------------
 
     def _one(self, query: str, params: Mapping[str, Any]) -> User | None:

@@ -1,0 +1,113 @@
+"""The Flask application factory. Nothing happens at import time; `create_app` builds the engines'
+repositories from the settings unless a test hands in its own."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from cruddur.api import messages, system
+from cruddur.api import users as user_views
+from cruddur.api.context import EXTENSION, ApiContext
+from cruddur.api.errors import register_error_handler
+from cruddur.api.logs import api_logger
+from cruddur.auth.identity import identity_for
+from cruddur.auth.jwks import KeySet
+from cruddur.config import Settings
+from cruddur.messaging.repository import MessageStore
+
+# A valid message (1024 code points, each escaped as a \uXXXX surrogate pair at worst: 12 KiB) always
+# fits; anything larger is refused before it is parsed.
+MAX_BODY_BYTES = 16 * 1024
+REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CORS_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, X-Request-Id"
+CORS_EXPOSED = "Link, X-Request-Id"
+
+
+def _message_store(settings: Settings) -> MessageStore:
+    from cruddur.aws import dynamodb_client
+
+    return MessageStore(dynamodb_client(settings), settings.table_name)
+
+
+def _user_repository(settings: Settings) -> Any:
+    from cruddur.users.db import create_pool, local_connection_url
+    from cruddur.users.repository import UserRepository
+
+    url = settings.connection_url or local_connection_url(settings, start=False)
+    return UserRepository(create_pool(url))
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: MessageStore | None = None,
+    users: Any = None,
+    key_set: KeySet | None = None,
+) -> Flask:
+    """The API. `store` and `users` replace the repositories built from `settings`; `key_set`
+    replaces the JWKS source (tests serve their own instead of Cognito's)."""
+    settings = settings or Settings.from_env()
+    store = store or _message_store(settings)
+    users = users if users is not None else _user_repository(settings)
+    identity = identity_for(settings, users, key_set)
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = ApiContext(settings, store, users, identity)
+
+    app.before_request(_start_request)
+    app.after_request(_cors(settings.frontend_url.rstrip("/")))
+    app.after_request(_finish_request)
+    register_error_handler(app)
+    for blueprint in (messages.bp, user_views.bp, system.bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _start_request() -> None:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _cors(origin_allowed: str):
+    def add_cors_headers(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        response.vary.add("Origin")
+        if origin and origin.rstrip("/") == origin_allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
+            if request.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    return add_cors_headers
+
+
+def _finish_request(response: Response) -> Response:
+    request_id = g.get("request_id") or uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = request_id
+    user = g.get("user")
+    started = g.get("started")
+    api_logger().info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            "user_uuid": user.uuid if user is not None else None,
+        },
+    )
+    return response

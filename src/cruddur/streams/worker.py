@@ -1,0 +1,250 @@
+"""The local runner of the stream processor: polls a table's DynamoDB Stream the way the Lambda
+service would, and hands each batch to `apply_records`.
+
+Promises:
+  * every shard is read, a child only after its parent was read to the end; shards that appear
+    later are picked up (DescribeStream again every `shard_refresh_seconds` and when one closes);
+  * without a checkpoint a shard is read from TRIM_HORIZON; with one, right after it, so a
+    restart skips nothing (records after the last checkpoint are applied again: harmless);
+  * a checkpoint moves past a batch only when every record of it is applied or dead-lettered;
+  * a failing record is retried `max_retries` times, then written to the dead-letter file and
+    passed over, so one poison record never stalls a shard;
+  * `stop` (SIGTERM in the CLI) ends the run between batches, checkpoints saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cruddur.aws import dynamodb_client, dynamodb_streams_client
+from cruddur.config import Settings
+from cruddur.messaging import schema
+from cruddur.messaging.repository import MessageStore
+from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
+from cruddur.streams.processor import DEFAULT_PARALLEL_GROUPS, apply_records
+from cruddur.streams.records import sequence_number
+from cruddur.streams.shards import Shard, describe_shards, ready_shards
+
+log = logging.getLogger(__name__)
+
+
+class StreamNotEnabled(RuntimeError):
+    """The table has no stream: it was not created by `cruddur ddb schema-load`."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    # Lambda polls each shard about four times a second; so do we.
+    poll_interval_seconds: float = 0.25
+    # Lambda's default batch size for a DynamoDB stream event source is 100.
+    batch_size: int = 100
+    max_retries: int = 3
+    retry_backoff_seconds: float = 0.2
+    shard_refresh_seconds: float = 10.0
+    parallel_groups: int = DEFAULT_PARALLEL_GROUPS
+
+
+def streams_directory(settings: Settings) -> Any:
+    return settings.data_dir / "streams"
+
+
+class StreamWorker:
+    """Reads one table's stream; `run` until `stop` is set, or `poll_once` for one pass."""
+
+    def __init__(
+        self,
+        store: MessageStore,
+        streams_client: Any,
+        stream_arn: str,
+        checkpoints: CheckpointStore,
+        dead_letters: DeadLetterFile,
+        config: WorkerConfig = WorkerConfig(),
+        stop: threading.Event | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.streams = streams_client
+        self.stream_arn = stream_arn
+        self.checkpoints = checkpoints
+        self.dead_letters = dead_letters
+        self.config = config
+        self.stop = stop or threading.Event()
+        self._monotonic = monotonic
+        self._iterators: dict[str, str] = {}
+        self._shards: list[Shard] = []
+        self._refresh_due = 0.0
+        self.records_seen = 0
+        self.batches = 0
+        checkpoints.load(stream_arn)
+
+    # --- shards ---------------------------------------------------------------------------
+
+    def _refresh_shards(self) -> None:
+        self._shards = describe_shards(self.streams, self.stream_arn)
+        self.checkpoints.forget_except({s.shard_id for s in self._shards})
+        self._refresh_due = self._monotonic() + self.config.shard_refresh_seconds
+
+    def _iterator(self, shard: Shard) -> str | None:
+        iterator = self._iterators.get(shard.shard_id)
+        if iterator:
+            return iterator
+        position = self.checkpoints.position(shard.shard_id)
+        params: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": shard.shard_id}
+        if position:
+            params.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=position)
+        else:
+            params.update(ShardIteratorType="TRIM_HORIZON")
+        try:
+            iterator = self.streams.get_shard_iterator(**params).get("ShardIterator")
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "TrimmedDataAccessException" and position:
+                # the checkpoint is older than the stream's 24 hours: the oldest record left
+                log.warning(
+                    "shard %s: checkpoint trimmed away, reading from TRIM_HORIZON", shard.shard_id
+                )
+                params = {
+                    "StreamArn": self.stream_arn,
+                    "ShardId": shard.shard_id,
+                    "ShardIteratorType": "TRIM_HORIZON",
+                }
+                iterator = self.streams.get_shard_iterator(**params).get("ShardIterator")
+            elif code == "ResourceNotFoundException":
+                self.checkpoints.finish(shard.shard_id)  # trimmed shard: nothing left to read
+                return None
+            else:
+                raise
+        if iterator:
+            self._iterators[shard.shard_id] = iterator
+        return iterator
+
+    # --- one pass -------------------------------------------------------------------------
+
+    def poll_once(self) -> int:
+        """Read each ready shard once and apply what it gave; returns the number of records.
+        A shard that returned a full batch is read again on the next pass without waiting."""
+        if self._monotonic() >= self._refresh_due or not self._shards:
+            self._refresh_shards()
+        total = 0
+        for shard in ready_shards(self._shards, self.checkpoints.finished()):
+            if self.stop.is_set():
+                break
+            total += self._poll_shard(shard)
+        return total
+
+    def _poll_shard(self, shard: Shard) -> int:
+        iterator = self._iterator(shard)
+        if iterator is None:
+            return 0
+        try:
+            answer = self.streams.get_records(ShardIterator=iterator, Limit=self.config.batch_size)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in (
+                "ExpiredIteratorException",
+                "TrimmedDataAccessException",
+            ):
+                self._iterators.pop(shard.shard_id, None)  # get a new one from the checkpoint
+                return 0
+            raise
+        records = answer.get("Records", [])
+        if records:
+            if not self._handle_batch(shard, records):
+                self._iterators.pop(
+                    shard.shard_id, None
+                )  # stopped mid-batch: replay from checkpoint
+                return len(records)
+        next_iterator = answer.get("NextShardIterator")
+        if next_iterator:
+            self._iterators[shard.shard_id] = next_iterator
+        else:
+            # a closed shard read to its end: its children may start now
+            self._iterators.pop(shard.shard_id, None)
+            self.checkpoints.finish(shard.shard_id)
+            self._refresh_due = 0.0
+        return len(records)
+
+    def _handle_batch(self, shard: Shard, records: list[dict[str, Any]]) -> bool:
+        """Apply, retry the failures, dead-letter what is left, then checkpoint. False when a
+        stop came during the retries (the batch is left for the next run: replays are harmless)."""
+        started = self._monotonic()
+        pending = records
+        errors: dict[str, str] = {}
+        attempts = 0
+        moved = 0
+        for attempt in range(self.config.max_retries + 1):
+            if attempt:
+                delay = self.config.retry_backoff_seconds * (2 ** (attempt - 1))
+                if self.stop.wait(delay):
+                    return False
+            attempts += 1
+            outcome = apply_records(self.store, pending, self.config.parallel_groups)
+            moved += outcome.rows_moved
+            errors = {f.sequence_number: f.reason for f in outcome.failures}
+            if not errors:
+                pending = []
+                break
+            pending = [r for r in pending if sequence_number(r) in errors]
+        if pending:
+            log.error(
+                "shard %s: %d record(s) failed %d times, dead-lettered to %s",
+                shard.shard_id,
+                len(pending),
+                attempts,
+                self.dead_letters.path,
+            )
+            self.dead_letters.append(self.stream_arn, shard.shard_id, pending, errors, attempts)
+        self.checkpoints.advance(shard.shard_id, sequence_number(records[-1]))
+        self.records_seen += len(records)
+        self.batches += 1
+        log.debug(
+            "batch shard=%s records=%d moved=%d dead_lettered=%d attempts=%d ms=%.1f",
+            shard.shard_id,
+            len(records),
+            moved,
+            len(pending),
+            attempts,
+            (self._monotonic() - started) * 1000,
+        )
+        return True
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Poll until `stop` is set. Sleeps `poll_interval_seconds` between passes unless a
+        shard had more waiting."""
+        while not self.stop.is_set():
+            seen = self.poll_once()
+            if seen < self.config.batch_size:
+                self.stop.wait(self.config.poll_interval_seconds)
+
+
+def build_worker(
+    settings: Settings, config: WorkerConfig = WorkerConfig(), stop: threading.Event | None = None
+) -> StreamWorker:
+    """A worker for `settings.table_name` at the configured endpoints (AWS when none is set),
+    checkpoints and dead letters under `settings.data_dir/streams/`. The caller takes the lock
+    (`worker.checkpoints.acquire()`) when it runs for long. Raises StreamNotEnabled, TableMissing,
+    StoreUnavailable."""
+    client = dynamodb_client(settings)
+    arn = schema.stream_arn(client, settings.table_name)
+    if not arn:
+        raise StreamNotEnabled(
+            f"table {settings.table_name} has no stream: create it with `cruddur ddb schema-load`"
+        )
+    directory = streams_directory(settings)
+    return StreamWorker(
+        store=MessageStore(client, settings.table_name),
+        streams_client=dynamodb_streams_client(settings),
+        stream_arn=arn,
+        checkpoints=CheckpointStore(directory, settings.table_name),
+        dead_letters=DeadLetterFile(directory, settings.table_name),
+        config=config,
+        stop=stop,
+    )
