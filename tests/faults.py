@@ -28,7 +28,10 @@ def error_response(code: str, message: str = "injected", **extra: Any) -> AWSRes
         {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra}
     ).encode()
     return AWSResponse(
-        "http://injected", 400, {"x-amzn-ErrorType": code, "content-type": "application/x-amz-json-1.0"}, _Raw(body)
+        "http://injected",
+        400,
+        {"x-amzn-ErrorType": code, "content-type": "application/x-amz-json-1.0"},
+        _Raw(body),
     )
 
 

@@ -44,7 +44,10 @@ def test_schema_load_creates_the_table_once(run, ddb):
 
     again = run("ddb", "schema-load", table=name)
     assert again.exit_code == 1
-    assert again.output.strip() == f"Error: table {name} already exists (use --if-not-exists to accept that)"
+    assert (
+        again.output.strip()
+        == f"Error: table {name} already exists (use --if-not-exists to accept that)"
+    )
     assert run("ddb", "schema-load", "--if-not-exists", table=name).exit_code == 0
     ddb.delete_table(TableName=name)
 
@@ -76,7 +79,9 @@ def test_drop_deletes_and_a_missing_table_is_one_line(run, ddb):
 
 
 def test_patterns_show_the_seeded_conversation(run, store, table_name, alice, bob):
-    group, messages = seed_conversation(store, alice, bob, parse_conversation("Person 1: hi\nPerson 2: hello\nPerson 1: bye"))
+    group, messages = seed_conversation(
+        store, alice, bob, parse_conversation("Person 1: hi\nPerson 2: hello\nPerson 1: bye")
+    )
 
     log = run("ddb", "patterns", "get-conversation", group, table=table_name)
     assert log.exit_code == 0, log.output
@@ -97,7 +102,9 @@ def test_patterns_show_the_seeded_conversation(run, store, table_name, alice, bo
 
 
 def test_seed_lines_one_minute_apart_the_last_now(store, alice, bob):
-    group, messages = seed_conversation(store, alice, bob, parse_conversation("Person 1: a\nPerson 2: b\nPerson 1: c"))
+    group, messages = seed_conversation(
+        store, alice, bob, parse_conversation("Person 1: a\nPerson 2: b\nPerson 1: c")
+    )
     from datetime import datetime
 
     times = [datetime.fromisoformat(m.created_at) for m in messages]
@@ -110,7 +117,10 @@ def test_seed_lines_one_minute_apart_the_last_now(store, alice, bob):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("ddb", "patterns", "get-conversation", "not-a-uuid"), "Error: malformed message group uuid: 'not-a-uuid'"),
+        (
+            ("ddb", "patterns", "get-conversation", "not-a-uuid"),
+            "Error: malformed message group uuid: 'not-a-uuid'",
+        ),
         (("ddb", "schema-load", "staging"), "Error: unexpected argument 'staging'"),
     ],
 )

@@ -19,7 +19,9 @@ class FakeMachine:
     """A PATH with only the listed tools, and an installer that records what it was asked and
     'installs' tools by adding them to PATH (or does nothing, to simulate a failing install)."""
 
-    def __init__(self, tools: set[str], installs: dict[str, set[str]] | None = None, fail: bool = False):
+    def __init__(
+        self, tools: set[str], installs: dict[str, set[str]] | None = None, fail: bool = False
+    ):
         self.tools = set(tools)
         self.installs = installs or {}
         self.fail = fail

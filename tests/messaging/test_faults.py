@@ -33,7 +33,12 @@ def rows_of(store, prefix: str) -> list[dict]:
 
 
 def test_transaction_conflicts_are_retried_and_one_group_results(faulty_store, client, alice, bob):
-    with inject(client, "TransactWriteItems", lambda body: transaction_conflict(len(body["TransactItems"])), times=3) as fault:
+    with inject(
+        client,
+        "TransactWriteItems",
+        lambda body: transaction_conflict(len(body["TransactItems"])),
+        times=3,
+    ) as fault:
         sent = faulty_store.open_direct_conversation(alice, bob, "hi")
     assert fault.injected == 3
     assert sent.created_group
@@ -41,8 +46,12 @@ def test_transaction_conflicts_are_retried_and_one_group_results(faulty_store, c
     assert [m.text for m in faulty_store.list_messages(sent.group_uuid).items] == ["hi"]
 
 
-def test_endless_conflicts_give_a_clear_error_after_bounded_attempts(faulty_store, client, alice, bob):
-    with inject(client, "TransactWriteItems", lambda body: transaction_conflict(len(body["TransactItems"]))) as fault:
+def test_endless_conflicts_give_a_clear_error_after_bounded_attempts(
+    faulty_store, client, alice, bob
+):
+    with inject(
+        client, "TransactWriteItems", lambda body: transaction_conflict(len(body["TransactItems"]))
+    ) as fault:
         with pytest.raises(ContentionExhausted, match="still contended"):
             faulty_store.open_direct_conversation(alice, bob, "hi")
     assert fault.injected == MAX_ATTEMPTS
@@ -57,7 +66,9 @@ def test_throttled_writes_are_retried_by_the_client(faulty_store, client, alice,
     assert faulty_store.list_messages(group).items[-1].uuid == message.uuid
 
 
-def test_endless_throttling_gives_a_clear_error_and_writes_nothing(faulty_store, client, alice, bob):
+def test_endless_throttling_gives_a_clear_error_and_writes_nothing(
+    faulty_store, client, alice, bob
+):
     group = faulty_store.open_direct_conversation(alice, bob, "start").group_uuid
     with inject(client, "PutItem", lambda body: throttled()) as fault:
         with pytest.raises(ContentionExhausted, match="ProvisionedThroughputExceeded"):
@@ -66,7 +77,9 @@ def test_endless_throttling_gives_a_clear_error_and_writes_nothing(faulty_store,
     assert [m.text for m in faulty_store.list_messages(group).items] == ["start"]
 
 
-def test_concurrent_openings_with_random_conflicts_still_make_one_group(faulty_store, client, alice, bob):
+def test_concurrent_openings_with_random_conflicts_still_make_one_group(
+    faulty_store, client, alice, bob
+):
     chance = random.Random(7)
     lock = threading.Lock()
 

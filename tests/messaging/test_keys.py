@@ -33,8 +33,13 @@ def test_naive_timestamps_are_refused() -> None:
 
 
 def test_seed_timestamps_are_normalised() -> None:
-    assert keys.normalize_timestamp("2023-04-01T10:00:00+00:00") == "2023-04-01T10:00:00.000000+00:00"
-    assert keys.normalize_timestamp("2023-04-01T12:00:00.5+02:00") == "2023-04-01T10:00:00.500000+00:00"
+    assert (
+        keys.normalize_timestamp("2023-04-01T10:00:00+00:00") == "2023-04-01T10:00:00.000000+00:00"
+    )
+    assert (
+        keys.normalize_timestamp("2023-04-01T12:00:00.5+02:00")
+        == "2023-04-01T10:00:00.500000+00:00"
+    )
 
 
 def test_sort_keys_keep_the_bare_timestamp_first() -> None:
@@ -60,7 +65,10 @@ def test_malformed_cursors_are_refused(cursor: str) -> None:
 
 
 def test_uuids_are_canonicalised_or_refused() -> None:
-    assert keys.parse_uuid("5AE290ED-55D1-47A0-BC6D-FE2BC2700399") == "5ae290ed-55d1-47a0-bc6d-fe2bc2700399"
+    assert (
+        keys.parse_uuid("5AE290ED-55D1-47A0-BC6D-FE2BC2700399")
+        == "5ae290ed-55d1-47a0-bc6d-fe2bc2700399"
+    )
     for bad in ("nonsense", "", "5ae290ed", "' OR 1=1 --"):
         with pytest.raises(keys.InvalidKey):
             keys.parse_uuid(bad)

@@ -28,11 +28,7 @@ def ticking_clock(start: datetime, step: timedelta = timedelta(seconds=1)):
 
 
 def conversation_rows(store: MessageStore, user: UserRef) -> list[dict]:
-    return [
-        item
-        for item in store.scan()
-        if item["pk"] == keys.conversation_pk(user.uuid)
-    ]
+    return [item for item in store.scan() if item["pk"] == keys.conversation_pk(user.uuid)]
 
 
 def every_message(store: MessageStore, group_uuid: str, page_size: int = 20) -> list[Message]:
@@ -174,7 +170,9 @@ def test_messages_page_newest_first_and_read_oldest_to_newest(ddb, table_name, a
     first = store.list_messages(group, limit=20)
     assert [m.text for m in first.items] == [f"m{i}" for i in range(25, 45)]
     assert first.next_cursor is not None
-    assert [m.text for m in every_message(store, group, page_size=7)] == [f"m{i}" for i in range(45)]
+    assert [m.text for m in every_message(store, group, page_size=7)] == [
+        f"m{i}" for i in range(45)
+    ]
 
 
 def test_a_conversation_across_new_year_lists_fully(ddb, table_name, alice, bob):
@@ -281,11 +279,29 @@ def test_rows_in_the_seeds_format_are_read_and_moved(store, ddb, table_name, ali
     put = lambda item: ddb.put_item(  # noqa: E731
         TableName=table_name, Item={k: {"S": v} for k, v in item.items()}
     )
-    put({"pk": f"MSG#{group}", "sk": old, "message_uuid": keys.new_uuid(), "message": "seed hello",
-         "user_uuid": alice.uuid, "user_display_name": "Alice", "user_handle": "alice"})
+    put(
+        {
+            "pk": f"MSG#{group}",
+            "sk": old,
+            "message_uuid": keys.new_uuid(),
+            "message": "seed hello",
+            "user_uuid": alice.uuid,
+            "user_display_name": "Alice",
+            "user_handle": "alice",
+        }
+    )
     for owner, other in ((alice, bob), (bob, alice)):
-        put({"pk": f"GRP#{owner.uuid}", "sk": old, "message_group_uuid": group, "message": "seed hello",
-             "user_uuid": other.uuid, "user_display_name": other.display_name, "user_handle": other.handle})
+        put(
+            {
+                "pk": f"GRP#{owner.uuid}",
+                "sk": old,
+                "message_group_uuid": group,
+                "message": "seed hello",
+                "user_uuid": other.uuid,
+                "user_display_name": other.display_name,
+                "user_handle": other.handle,
+            }
+        )
 
     (message,) = store.list_messages(group).items
     assert (message.text, message.created_at) == ("seed hello", old)

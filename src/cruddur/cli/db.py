@@ -270,7 +270,7 @@ _dir_option = click.option(
 def local_start(base_dir: Path | None) -> None:
     """Start the private cluster (initialising it, installing PostgreSQL if needed); idempotent."""
     status = _cluster(base_dir).start()
-    console.print(f"PostgreSQL running (pid {status.pid}, as {status.os_user})")
+    console.print(f"PostgreSQL is running (pid {status.pid}, as {status.os_user})")
     console.print(f"CONNECTION_URL={status.url}")
 
 
@@ -287,14 +287,14 @@ def local_stop(base_dir: Path | None) -> None:
 @_dir_option
 @db_errors
 def local_status(base_dir: Path | None) -> None:
-    """Whether the private cluster runs; exit code 3 when it does not (like pg_ctl status)."""
+    """Say whether the private cluster runs; exit 1 when it does not."""
     status = _cluster(base_dir).status()
     if status.running:
-        console.print(f"PostgreSQL running (pid {status.pid}, as {status.os_user})")
+        console.print(f"PostgreSQL is running (pid {status.pid}, as {status.os_user})")
         console.print(f"CONNECTION_URL={status.url}")
         return
-    console.print(f"PostgreSQL not running (data in {status.data_dir})")
-    raise SystemExit(3)
+    console.print(f"PostgreSQL is not running (data in {status.data_dir})")
+    raise SystemExit(1)
 
 
 COMMANDS = [db]

@@ -1,3 +1,96 @@
-"""Placeholder: commands of this family register through COMMANDS."""
+"""`cruddur dev`: the README's run command. Brings up every local engine with embedded defaults,
+loads both schemas, seeds both stores, then runs the stream worker beside the API."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from urllib.parse import urlparse
+
+import click
+
+from cruddur.cli.common import fail, one_line_errors
+from cruddur.config import (
+    DEFAULT_API_PORT,
+    DEFAULT_LOCAL_DYNAMODB_PORT,
+    DEFAULT_LOCAL_DYNAMODB_URL,
+    Settings,
+    project_root,
+)
+from cruddur.local.dynamodb import DynamoDBLocal
+from cruddur.local.processes import terminate
+
+
+def _local_dynamodb(settings: Settings) -> str:
+    """The configured endpoint, or DynamoDB Local on :8000 (started when it is ours to start)."""
+    endpoint = settings.dynamodb_endpoint_url or DEFAULT_LOCAL_DYNAMODB_URL
+    parsed = urlparse(endpoint)
+    if parsed.hostname not in ("localhost", "127.0.0.1", "::1"):
+        return endpoint  # someone else's engine: use it as configured
+    engine = DynamoDBLocal(
+        project_root(), settings.data_dir, port=parsed.port or DEFAULT_LOCAL_DYNAMODB_PORT
+    )
+    status = engine.start()
+    click.echo(f"DynamoDB Local: {status.endpoint_url} (data in {settings.data_dir / 'dynamodb'})")
+    return endpoint
+
+
+def _step(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "cruddur", *args], env=env, check=False)
+    if result.returncode != 0:
+        fail(f"`cruddur {' '.join(args)}` failed; see the line above")
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the API listens on.")
+@click.option("--port", default=DEFAULT_API_PORT, show_default=True, help="Port of the API.")
+@click.option("--no-serve", is_flag=True, help="Set everything up and seed, then exit.")
+@one_line_errors
+def dev(host: str, port: int, no_serve: bool) -> None:
+    """Run the whole service locally: DynamoDB Local, PostgreSQL, the stream worker and the API."""
+    from cruddur.users.db import local_connection_url
+
+    settings = Settings.from_env()
+    endpoint = _local_dynamodb(settings)
+    connection_url = local_connection_url(settings, start=True)
+    env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL_DYNAMODB=endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS=settings.dynamodb_streams_endpoint_url or endpoint,
+        CONNECTION_URL=connection_url,
+    )
+    _step(env, "ddb", "schema-load", "--if-not-exists")
+    _step(env, "db", "schema-load")
+    _step(env, "db", "seed")
+    _step(env, "ddb", "seed")
+    _step(env, "ddb", "patterns", "list-conversations", "andrewbrown")
+    if no_serve:
+        return
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cruddur", "stream-worker"], env=env, start_new_session=True
+    )
+    base = f"http://{host}:{port}"
+    click.echo(
+        "\nSign in as a seeded user and list their conversations:\n"
+        f"  TOKEN=$(curl -s {base}/api/auth/token -H 'Content-Type: application/json' \\\n"
+        f'    -d \'{{"handle": "andrewbrown", "password": "\'"$CRUDDUR_SEED_PASSWORD"\'"}}\' \\\n'
+        "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
+        f'  curl -s {base}/api/message_groups -H "Authorization: Bearer $TOKEN"\n'
+        f"(CRUDDUR_SEED_PASSWORD defaults to {settings.seed_password!r}: local use only)\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cruddur", "serve", "--host", host, "--port", str(port)], env=env
+    )
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.send_signal(signal.SIGINT)
+        server.wait()
+    finally:
+        terminate(worker.pid)
+
+
+COMMANDS = [dev]
