@@ -99,7 +99,9 @@ def newest_by_group(messages: list[Message]) -> dict[str, Message]:
     return newest
 
 
-def assert_rows_at(store: MessageStore, newest: dict[str, Message], members: dict[str, list[str]]) -> None:
+def assert_rows_at(
+    store: MessageStore, newest: dict[str, Message], members: dict[str, list[str]]
+) -> None:
     """Each member of each group has exactly one row, showing the group's newest message."""
     rows = conversation_rows(store)
     for group, message in newest.items():
@@ -112,7 +114,9 @@ def assert_rows_at(store: MessageStore, newest: dict[str, Message], members: dic
             assert row["sk"]["S"] == keys.conversation_sk(message.created_at, group)
 
 
-def poll_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:
+def poll_until(
+    predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05
+) -> bool:
     """Poll `predicate` until it holds or the deadline passes (no fixed sleeps in tests)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,7 +138,9 @@ class Groups:
         self.members[sent.group_uuid] = [a.uuid, b.uuid]
         return sent.group_uuid, sent.message
 
-    def named(self, creator: UserRef, others: list[UserRef], text: str = "welcome") -> tuple[str, Message]:
+    def named(
+        self, creator: UserRef, others: list[UserRef], text: str = "welcome"
+    ) -> tuple[str, Message]:
         sent = self.store.create_group(creator, others, "team", text)
         assert isinstance(sent, Sent)
         self.members[sent.group_uuid] = [creator.uuid, *[o.uuid for o in others]]

@@ -313,3 +313,23 @@ def test_rows_in_the_seeds_format_are_read_and_moved(store, ddb, table_name, ali
     for user in (alice, bob):
         rows = conversation_rows(store, user)
         assert len(rows) == 1 and rows[0]["message"] == "our reply"
+
+
+def test_members_of_a_seed_format_group_are_its_row_owners(store, ddb, table_name, alice, bob):
+    group = keys.new_uuid()
+    ts = "2023-04-01T10:00:00.000000+00:00"
+    for owner, other in ((alice, bob), (bob, alice)):
+        ddb.put_item(
+            TableName=table_name,
+            Item={
+                "pk": {"S": keys.conversation_pk(owner.uuid)},
+                "sk": {"S": ts},
+                "message_group_uuid": {"S": group},
+                "message": {"S": "seed"},
+                "user_uuid": {"S": other.uuid},
+                "user_display_name": {"S": other.display_name},
+                "user_handle": {"S": other.handle},
+            },
+        )
+    members = store.list_members(group)
+    assert {(m.user_uuid, m.handle) for m in members} == {(alice.uuid, "alice"), (bob.uuid, "bob")}

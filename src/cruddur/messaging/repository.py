@@ -352,6 +352,26 @@ class MessageStore:
                 ConsistentRead=True,
             )
         ]
+        if members or self.get_group(group_uuid) is not None:
+            return members
+        return self._members_of_seed_group(group_uuid)
+
+    def _members_of_seed_group(self, group_uuid: str) -> list[Member]:
+        """A group written in the seed's format has no membership rows: its members own its
+        conversation rows, and each is named on the rows of the others."""
+        rows = self.conversation_rows_of_group(group_uuid)
+        named = {_str(r, "user_uuid"): r for r in rows}
+        members = []
+        for owner in sorted({keys.user_uuid_from_conversation_pk(_str(r, "pk")) for r in rows}):
+            shown = named.get(owner, {})
+            members.append(
+                Member(
+                    user_uuid=owner,
+                    handle=_str(shown, "user_handle"),
+                    display_name=_str(shown, "user_display_name"),
+                    joined_at="",
+                )
+            )
         return members
 
     def find_direct_group(self, user_a: str, user_b: str) -> str | None:
@@ -507,8 +527,8 @@ class MessageStore:
         for _ in self._retrying("opening a conversation"):
             existing = self.find_direct_group(sender.uuid, recipient.uuid)
             if existing:
-                message = self.append_message(existing, sender, text)
-                return Sent(group_uuid=existing, message=message, created_group=False)
+                appended = self.append_message(existing, sender, text)
+                return Sent(group_uuid=existing, message=appended, created_group=False)
             group_uuid = keys.new_uuid()
             created_at = keys.now_timestamp(self._clock)
             actions, message = self._group_actions(
