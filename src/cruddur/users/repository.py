@@ -102,6 +102,25 @@ def _user(row: Mapping[str, Any]) -> User:
     )
 
 
+_DUMMY_HASHES: dict[tuple[Any, ...], str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash made with `hasher`'s parameters (so verifying it costs what a real one costs),
+    made once per parameter set: hashing is the slow part of building a repository."""
+    params = (
+        hasher.time_cost,
+        hasher.memory_cost,
+        hasher.parallelism,
+        hasher.hash_len,
+        hasher.salt_len,
+        hasher.type,
+    )
+    if params not in _DUMMY_HASHES:
+        _DUMMY_HASHES[params] = hasher.hash(uuid_module.uuid4().hex)
+    return _DUMMY_HASHES[params]
+
+
 class UserRepository:
     """Users in PostgreSQL through a psycopg pool. Every call is its own transaction; a server that
     does not answer raises UsersUnavailable."""
@@ -110,7 +129,7 @@ class UserRepository:
         self._pool = pool
         self._hasher = hasher or PasswordHasher()
         # Verified against when the handle is unknown, so that answer costs the same argon2 work.
-        self._dummy_hash = self._hasher.hash(uuid_module.uuid4().hex)
+        self._dummy_hash = _dummy_hash(self._hasher)
 
     @property
     def pool(self) -> ConnectionPool:
