@@ -3,6 +3,9 @@ signed-in users, and the API served for real (werkzeug in a thread, gunicorn via
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -21,10 +24,17 @@ from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from werkzeug.serving import make_server
 
 from cruddur.api import create_app
-from cruddur.auth.keys import ensure_signing_key, generate_private_key, public_jwk
+from cruddur.auth.keys import (
+    ensure_signing_key,
+    generate_private_key,
+    load_private_key,
+    public_jwk,
+)
+from cruddur.auth.local_idp import LOCAL_CLIENT_ID, LOCAL_ISSUER
 from cruddur.config import Settings
 from cruddur.local.processes import free_port, port_open, terminate, wait_until
 from cruddur.users.models import User, demo_user_uuid
@@ -192,17 +202,17 @@ class TokenMint:
     """Signs Cognito-shaped access tokens with a key of its own, and serves that key as a JWKS:
     the tests' stand-in for a Cognito user pool (no network)."""
 
-    def __init__(self, issuer: str, client_id: str) -> None:
+    def __init__(self, issuer: str, client_id: str, private_key: Any = None) -> None:
         self.issuer = issuer
         self.client_id = client_id
-        self.private_key = generate_private_key()
+        self.private_key = private_key or generate_private_key()
         self.jwk = public_jwk(self.private_key.public_key())
         self.kid = self.jwk["kid"]
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [self.jwk]}
 
-    def claims(self, sub: str, **overrides: Any) -> dict[str, Any]:
+    def claims(self, sub: str, /, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
         claims = {
             "sub": sub,
@@ -219,13 +229,32 @@ class TokenMint:
         claims.update(overrides)
         return {k: v for k, v in claims.items() if v is not None}
 
-    def token(self, sub: str, *, headers: dict[str, Any] | None = None, **overrides: Any) -> str:
+    def token(self, sub: str, /, *, headers: dict[str, Any] | None = None, **overrides: Any) -> str:
+        """A signed token; a claim or header given as None is left out."""
+        header = {k: v for k, v in {"kid": self.kid, **(headers or {})}.items() if v is not None}
         return jwt.encode(
-            self.claims(sub, **overrides),
-            self.private_key,
-            algorithm="RS256",
-            headers={"kid": self.kid, **(headers or {})},
+            self.claims(sub, **overrides), self.private_key, algorithm="RS256", headers=header
         )
+
+    def unsigned(self, sub: str, /, **overrides: Any) -> str:
+        """`alg: none`: the classic forgery."""
+        return jwt.encode(
+            self.claims(sub, **overrides), None, algorithm="none", headers={"kid": self.kid}
+        )
+
+    def hs256_with_public_key(self, sub: str, /, **overrides: Any) -> str:
+        """HMAC keyed with the public key: the algorithm-confusion forgery."""
+        public_pem = self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        header = {"alg": "HS256", "typ": "JWT", "kid": self.kid}
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(self.claims(sub, **overrides)).encode())}"
+        signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{_b64(signature)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
 @pytest.fixture(scope="session")
@@ -282,6 +311,12 @@ class JwksServer:
 def signing_key(base_settings: Settings) -> Path:
     """The local identity provider's key, made once as `cruddur serve` would before its workers."""
     return ensure_signing_key(base_settings.data_dir)
+
+
+@pytest.fixture
+def local_mint(signing_key: Path) -> TokenMint:
+    """Tokens signed with the local identity provider's own key, any claims a test wants."""
+    return TokenMint(LOCAL_ISSUER, LOCAL_CLIENT_ID, load_private_key(signing_key))
 
 
 @pytest.fixture

@@ -50,6 +50,22 @@ def test_appending_to_a_group_answers_the_message_without_a_group_uuid(signed_in
     assert response.body["message"] == "hello back"
 
 
+def test_a_group_uuid_wins_over_a_handle_as_in_the_seed(signed_in):
+    andrew = signed_in("andrewbrown")
+    signed_in("bayko")
+    signed_in("carol")
+    group = andrew.send_to_handle("bayko", "hi").body["message_group_uuid"]
+
+    response = andrew.post(
+        "/api/messages", {"message": "to the group", "message_group_uuid": group, "handle": "carol"}
+    )
+
+    assert response.status == 200
+    assert "message_group_uuid" not in response.body
+    assert [m["message"] for m in andrew.messages(group).body] == ["hi", "to the group"]
+    assert [c["handle"] for c in andrew.conversations().body] == ["bayko"]
+
+
 def test_messages_come_oldest_first_with_bare_timestamps(signed_in):
     andrew = signed_in("andrewbrown")
     bayko = signed_in("bayko")

@@ -42,7 +42,11 @@ def test_create_returns_the_stored_user(users: UserRepository) -> None:
     user = users.create("bayko", "Andrew Bayko", "bayko@example.com")
 
     assert uuid.UUID(user.uuid)
-    assert (user.handle, user.display_name, user.email) == ("bayko", "Andrew Bayko", "bayko@example.com")
+    assert (user.handle, user.display_name, user.email) == (
+        "bayko",
+        "Andrew Bayko",
+        "bayko@example.com",
+    )
     assert user.cognito_user_id is None
     assert user.created_at.tzinfo is not None
     assert users.find_by_uuid(user.uuid) == user
@@ -188,7 +192,9 @@ def test_set_cognito_user_id(users: UserRepository, andrew: User) -> None:
 
     users.set_cognito_user_id(bayko.uuid, "sub-bayko")
 
-    assert users.find_by_cognito_id("sub-bayko") == User(**{**bayko.__dict__, "cognito_user_id": "sub-bayko"})
+    assert users.find_by_cognito_id("sub-bayko") == User(
+        **{**bayko.__dict__, "cognito_user_id": "sub-bayko"}
+    )
     with pytest.raises(DuplicateCognitoUserId):
         users.set_cognito_user_id(bayko.uuid, "sub-andrew")
     assert users.find_by_cognito_id("sub-andrew") == andrew

@@ -57,6 +57,11 @@ def create_app(
     store = store or _message_store(settings)
     users = users if users is not None else _user_repository(settings)
     identity = identity_for(settings, users, key_set)
+    if identity.local_keys is not None and key_set is None and not identity.local_keys.exists():
+        api_logger().warning(
+            "the local signing key is missing: sign-in and every authenticated call answer 503",
+            extra={"path": str(identity.local_keys.path), "fix": "start with `cruddur serve`"},
+        )
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from cruddur.api.errors import BadRequest
 from cruddur.auth.identity import Identity
@@ -21,12 +22,35 @@ from cruddur.users.models import User
 EXTENSION = "cruddur"
 
 
+def storable_handle(handle: str) -> bool:
+    """PostgreSQL text cannot hold a NUL (the driver raises instead of matching nothing)."""
+    return "\x00" not in handle
+
+
+class UserDirectory:
+    """The users store as the views hand it to the messaging services: a handle no user can have
+    finds nobody, instead of reaching the database."""
+
+    def __init__(self, users: Any) -> None:
+        self._users = users
+
+    def find_by_handle(self, handle: str) -> User | None:
+        return self._users.find_by_handle(handle) if storable_handle(handle) else None
+
+    def find_by_handles(self, handles: list[str]) -> list[User]:
+        return self._users.find_by_handles([h for h in handles if storable_handle(h)])
+
+
 @dataclass(frozen=True)
 class ApiContext:
     settings: Settings
     store: MessageStore
     users: Any  # cruddur.users.repository.UserRepository, or a test double with its methods
     identity: Identity
+
+    @property
+    def directory(self) -> UserDirectory:
+        return UserDirectory(self.users)
 
 
 def api() -> ApiContext:
@@ -42,6 +66,11 @@ def json_object() -> dict[str, Any]:
     """The request body as a JSON object, else BadRequest. Bodies over MAX_CONTENT_LENGTH never
     get here: reading them raises 413."""
     raw = request.get_data(cache=False)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    # A chunked body (no Content-Length) is cut at the limit without an error: reaching the limit
+    # means there was more.
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        raise RequestEntityTooLarge()
     if not raw.strip():
         raise BadRequest("body_missing")
     try:

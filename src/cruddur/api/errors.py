@@ -34,10 +34,10 @@ class BadRequest(Exception):
         self.codes = list(codes)
 
 
-def error_response(status: int, *codes: str, **extra: object) -> Response:
+def error_response(http_status: int, *codes: str, **extra: object) -> Response:
     """`{"errors": [codes]}` (plus `extra` members) with `status`."""
     response = jsonify({"errors": list(codes), **extra})
-    response.status_code = status
+    response.status_code = http_status
     return response
 
 

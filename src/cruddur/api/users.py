@@ -16,10 +16,7 @@ MAX_HANDLE_CHARS = 100
 @bp.get("/api/users/@<handle>/short")
 def user_short(handle: str):
     """`{uuid, handle, display_name}` of @handle; 404 when there is none."""
-    # A NUL or an absurd length cannot be anyone's handle; PostgreSQL would refuse the NUL.
-    if not handle or "\x00" in handle or len(handle) > MAX_HANDLE_CHARS:
-        raise UserNotFound(handle)
-    user = api().users.find_by_handle(handle)
+    user = api().directory.find_by_handle(handle) if len(handle) <= MAX_HANDLE_CHARS else None
     if user is None:
         raise UserNotFound(handle)
     return jsonify({"uuid": user.uuid, "handle": user.handle, "display_name": user.display_name})

@@ -63,7 +63,8 @@ class LocalIdentityProvider:
         """A token for the user with this handle and password; InvalidCredentials otherwise, the
         same for an unknown handle as for a wrong password."""
         handle = handle.strip().lstrip("@")
-        if not handle or not password or len(password) > MAX_PASSWORD_CHARS:
+        # A NUL cannot be in any stored handle, and PostgreSQL refuses it rather than matching.
+        if not handle or "\x00" in handle or not password or len(password) > MAX_PASSWORD_CHARS:
             raise InvalidCredentials()
         user = self.users.verify_password(handle, password)
         if user is None:

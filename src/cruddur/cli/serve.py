@@ -20,7 +20,16 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
+def _gunicorn_has_option(flag: str) -> bool:
+    import gunicorn.config
+
+    return any(flag in (setting.cli or []) for setting in gunicorn.config.KNOWN_SETTINGS)
+
+
 def gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]:
+    # Newer gunicorn opens a control socket at one fixed path per user; two servers on one machine
+    # (a test run beside a dev server) would take it from each other. We do not use it.
+    extra = ["--no-control-socket"] if _gunicorn_has_option("--no-control-socket") else []
     return [
         sys.executable,
         "-m",
@@ -34,6 +43,7 @@ def gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]
         # The app logs one JSON line per request itself, with its request id.
         "--error-logfile",
         "-",
+        *extra,
         WSGI_APP,
     ]
 

@@ -97,7 +97,9 @@ def find_binaries(
         )
         for version_dir in reversed(versions):
             if (version_dir / "bin" / "pg_ctl").is_file():
-                return PostgresBinaries(version_dir / "bin" / "initdb", version_dir / "bin" / "pg_ctl")
+                return PostgresBinaries(
+                    version_dir / "bin" / "initdb", version_dir / "bin" / "pg_ctl"
+                )
     return None
 
 

@@ -135,7 +135,11 @@ def confirm_user(repo: UserRepository, event: Mapping[str, Any]) -> User | None:
         raise
     except DuplicateHandle:
         user = repo.find_by_handle(handle)
-        if user is not None and user.cognito_user_id is None and user.email.lower() == email.lower():
+        if (
+            user is not None
+            and user.cognito_user_id is None
+            and user.email.lower() == email.lower()
+        ):
             repo.set_cognito_user_id(user.uuid, sub)
             return repo.find_by_uuid(user.uuid)
         if user is not None and user.cognito_user_id == sub:

@@ -30,10 +30,12 @@ if TYPE_CHECKING:
     from cruddur.config import Settings
 
 CONNECT_TIMEOUT_SECONDS = 5
-POOL_TIMEOUT_SECONDS = 10
+POOL_TIMEOUT_SECONDS = 5
 # Any fixed 64-bit number works; it only has to differ from other advisory locks on the same server.
 MIGRATIONS_LOCK_ID = 0x43525544_55535253  # "CRUDUSRS"
 MAINTENANCE_DATABASE = "postgres"
+# Shown by `cruddur db sessions` (pg_stat_activity), so our connections are told from others.
+APPLICATION_NAME = "cruddur"
 PROD_HINT = "check PROD_CONNECTION_URL and that the database accepts connections from here"
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -126,7 +128,12 @@ def hint_for(url: str, prod: bool = False) -> str:
 def connect(url: str, autocommit: bool = True, prod: bool = False) -> psycopg.Connection[Any]:
     """One connection (for the tool-kit's chores); raises UsersUnavailable naming the masked URL."""
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            application_name=APPLICATION_NAME,
+        )
     except psycopg.OperationalError as exc:
         raise UsersUnavailable(mask_url(url), _first_line(exc), hint_for(url, prod)) from exc
 
@@ -152,7 +159,7 @@ def create_pool(
         name=name,
         open=False,
         check=ConnectionPool.check_connection,
-        kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": APPLICATION_NAME},
     )
     try:
         pool.open(wait=True, timeout=timeout)
@@ -170,9 +177,14 @@ def pooled(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
         with pool.connection() as conn:
             yield conn
     except PoolTimeout as exc:
-        raise UsersUnavailable(mask_url(pool.conninfo), "no free connection in time") from exc
+        raise UsersUnavailable(_pool_url(pool), "no free connection in time") from exc
     except psycopg.OperationalError as exc:
-        raise UsersUnavailable(mask_url(pool.conninfo), _first_line(exc)) from exc
+        raise UsersUnavailable(_pool_url(pool), _first_line(exc)) from exc
+
+
+def _pool_url(pool: ConnectionPool) -> str:
+    conninfo = pool.conninfo
+    return mask_url(conninfo) if isinstance(conninfo, str) else f"pool {pool.name}"
 
 
 # --- migrations -----------------------------------------------------------------------------------
@@ -241,7 +253,9 @@ def apply_migrations(url: str, migrations: list[Migration] | None = None) -> lis
                 try:
                     conn.execute(migration.sql)
                 except psycopg.Error as exc:
-                    raise MigrationError(f"migration {migration} failed: {_first_line(exc)}") from exc
+                    raise MigrationError(
+                        f"migration {migration} failed: {_first_line(exc)}"
+                    ) from exc
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),
@@ -266,7 +280,11 @@ def applied_migrations(url: str) -> list[tuple[str, str, datetime]]:
 
 
 def _maintenance(url: str, prod: bool) -> psycopg.Connection[Any]:
-    return connect(with_database(url, MAINTENANCE_DATABASE), prod=prod)
+    try:
+        return connect(with_database(url, MAINTENANCE_DATABASE), prod=prod)
+    except UsersUnavailable as exc:
+        # Name the URL the user configured, not the maintenance one derived from it.
+        raise UsersUnavailable(mask_url(url), exc.reason, exc.hint) from exc
 
 
 def database_exists(url: str, prod: bool = False) -> bool:
@@ -298,7 +316,9 @@ def drop_database(url: str, prod: bool = False) -> bool:
     with _maintenance(url, prod) as conn:
         if not conn.execute(template("admin", "database_exists"), {"name": name}).fetchone():
             return False
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
     return True
 
 

@@ -52,7 +52,9 @@ def validate_handle(handle: str) -> str:
     if not text:
         raise InvalidUserInput("handle_blank", "a handle is required")
     if len(text) > MAX_HANDLE_CHARS:
-        raise InvalidUserInput("handle_too_long", f"a handle has at most {MAX_HANDLE_CHARS} characters")
+        raise InvalidUserInput(
+            "handle_too_long", f"a handle has at most {MAX_HANDLE_CHARS} characters"
+        )
     if not HANDLE_PATTERN.match(text):
         raise InvalidUserInput(
             "handle_invalid", "a handle holds only letters, digits, '_', '.' and '-'"
@@ -78,7 +80,9 @@ def validate_email(email: str) -> str:
     if not (local and at and domain) or any(c.isspace() for c in text):
         raise InvalidUserInput("email_invalid", "an email address looks like name@example.com")
     if len(text) > MAX_EMAIL_CHARS:
-        raise InvalidUserInput("email_too_long", f"an email has at most {MAX_EMAIL_CHARS} characters")
+        raise InvalidUserInput(
+            "email_too_long", f"an email has at most {MAX_EMAIL_CHARS} characters"
+        )
     return text
 
 
@@ -204,7 +208,7 @@ class UserRepository:
         """Insert a user (the sign-up path) and return it; its uuid is generated unless given.
         Raises InvalidUserInput, DuplicateHandle (case-insensitive), DuplicateCognitoUserId or
         DuplicateUser (that uuid exists); on any of them nothing is written."""
-        params = {
+        params: dict[str, Any] = {
             "handle": validate_handle(handle),
             "display_name": validate_display_name(display_name),
             "email": validate_email(email),
@@ -302,7 +306,7 @@ class UserRepository:
                     template("users", "credentials_by_handle"), {"handle": text}
                 ).fetchone()
         stored = row["password_hash"] if row and row["password_hash"] else None
-        candidate = password[:MAX_PASSWORD_CHARS + 1] if password else ""
+        candidate = password[: MAX_PASSWORD_CHARS + 1] if password else ""
         try:
             self._hasher.verify(stored or self._dummy_hash, candidate)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
