@@ -160,3 +160,31 @@ def test_prod_ignores_the_configured_local_endpoint(monkeypatch):
 
 def test_seed_store_reads_back(store: MessageStore):
     assert store.table.startswith("cruddur-test-")
+
+
+def test_seed_looks_both_people_up_in_postgresql(
+    run, users, postgres_url, monkeypatch, store, table_name
+):
+    from cruddur.users.models import demo_user_uuid
+
+    for handle, name in (("andrewbrown", "Andrew Brown"), ("bayko", "Andrew Bayko")):
+        users.create(handle, name, f"{handle}@example.com", uuid=demo_user_uuid(handle))
+    monkeypatch.setenv("CONNECTION_URL", postgres_url)
+
+    seeded = run("ddb", "seed", table=table_name)
+    assert seeded.exit_code == 0, seeded.output
+    assert "between @andrewbrown and @bayko" in seeded.output
+    group = store.find_direct_group(demo_user_uuid("andrewbrown"), demo_user_uuid("bayko"))
+    assert group is not None
+    log = [m for m in store.all_messages(group)]
+    assert {m.handle for m in log} == {"andrewbrown", "bayko"}
+    assert log[-1].text in seeded.output
+
+    again = run("ddb", "seed", table=table_name)
+    assert again.exit_code == 0 and "already have conversation" in again.output
+    assert len(list(store.all_messages(group))) == len(log)  # nothing written twice
+
+    unknown = run("ddb", "seed", "--person-2", "nobody", table=table_name)
+    assert unknown.exit_code == 1
+    assert "no user with handle 'nobody'" in unknown.output
+    assert "Traceback" not in unknown.output

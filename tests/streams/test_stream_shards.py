@@ -3,13 +3,16 @@ worker reading parents to the end before their children, picking up shards that 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import EndpointConnectionError
 
 from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
 from cruddur.streams.shards import order_shards, ready_shards, shard_from_description
 from cruddur.streams.worker import StreamWorker, WorkerConfig
-from fixtures_streams import assert_rows_at, message_records, read_stream
+from fixtures_streams import assert_rows_at, message_records, poll_until, read_stream
 
 ARN = (
     "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2024-05-01T10:00:00.000"
@@ -186,3 +189,45 @@ def test_the_worker_reads_parents_first_and_picks_up_new_shards(
     )
     restarted.poll_once()
     assert again.reads == []
+
+
+def test_a_running_worker_outlives_a_failed_read(
+    store, settings, groups, alice, bob, tmp_path: Path
+):
+
+    group, _ = groups.direct(alice, bob)
+    last = store.append_message(group, bob, "after the blip")
+    real = message_records(read_stream(settings))
+    records = {A: [renumbered(r, f"{i:04d}") for i, r in enumerate(real)]}
+    listing = [
+        s for s in RECORDED_DESCRIBE_STREAM["StreamDescription"]["Shards"] if s["ShardId"] == A
+    ]
+    stream = RecordedStream(listing, records)
+    answers = stream.get_records
+    failures = [EndpointConnectionError(endpoint_url="http://localhost:1")]
+
+    def flaky(**params: Any) -> dict[str, Any]:
+        if failures:
+            raise failures.pop()
+        return answers(**params)
+
+    stream.get_records = flaky  # type: ignore[method-assign]
+    stop = threading.Event()
+    worker = StreamWorker(
+        store,
+        stream,
+        ARN,
+        CheckpointStore(tmp_path, settings.table_name),
+        DeadLetterFile(tmp_path, settings.table_name),
+        WorkerConfig(poll_interval_seconds=0.01),
+        stop=stop,
+    )
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    try:
+        assert poll_until(lambda: worker.checkpoints.finished() == {A})
+    finally:
+        stop.set()
+        runner.join(timeout=10)
+    assert not failures
+    assert_rows_at(store, {group: last}, groups.members)

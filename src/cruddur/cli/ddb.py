@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,12 @@ from cruddur.local.dynamodb import DynamoDBLocal
 from cruddur.messaging import keys, schema
 from cruddur.messaging.capacity import CapacityMeter
 from cruddur.messaging.errors import TableExists, UserNotFound
-from cruddur.messaging.models import UserRef
+from cruddur.messaging.models import Message, UserRef
 from cruddur.messaging.repository import MessageStore
 from cruddur.messaging.seed import CONVERSATION, parse_conversation, seed_conversation
 
-console = Console(highlight=False, soft_wrap=True)
+# Wide enough for a uuid column when the output is a pipe or a file, not only a terminal.
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 
 def _client(settings: Settings) -> Any:
@@ -70,6 +72,12 @@ def _local_time(timestamp: str) -> str:
         return datetime.fromisoformat(timestamp).astimezone().strftime("%Y-%m-%d %I:%M %p")
     except ValueError:
         return timestamp
+
+
+def _print_chat(messages: list[Message]) -> None:
+    for message in messages:
+        sender = message.display_name or message.handle or message.user_uuid
+        click.echo(f"{sender[:16]:<16} {_local_time(message.created_at)}   {message.text}")
 
 
 @click.group()
@@ -205,12 +213,14 @@ def seed(
             f"@{first.handle} and @{second.handle} already have conversation {existing} "
             "(pass --again to add the seed conversation to it)"
         )
+        _print_chat(store.list_messages(existing).items)
         return
     group_uuid, messages = seed_conversation(store, first, second, lines)
     console.print(
         f"Seeded {len(messages)} messages between @{first.handle} and @{second.handle} "
         f"in conversation {group_uuid}"
     )
+    _print_chat(messages)
 
 
 @ddb.group("patterns")
@@ -244,9 +254,7 @@ def get_conversation(
     messages = [m for chunk in reversed(pages) for m in chunk]
     if not messages:
         console.print(f"No messages in conversation {group_uuid}.")
-    for message in messages:
-        sender = message.display_name or message.handle or message.user_uuid
-        click.echo(f"{sender[:16]:<16} {_local_time(message.created_at)}   {message.text}")
+    _print_chat(messages)
     console.print(f"Consumed capacity: {meter.read_units:g} read units")
 
 

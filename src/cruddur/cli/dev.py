@@ -65,7 +65,6 @@ def dev(host: str, port: int, no_serve: bool) -> None:
     _step(env, "db", "schema-load")
     _step(env, "db", "seed")
     _step(env, "ddb", "seed")
-    _step(env, "ddb", "patterns", "list-conversations", "andrewbrown")
     if no_serve:
         return
 

@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cruddur.aws import dynamodb_client, dynamodb_streams_client
 from cruddur.config import Settings
 from cruddur.messaging import schema
+from cruddur.messaging.errors import MessagingError
 from cruddur.messaging.repository import MessageStore
 from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
 from cruddur.streams.processor import DEFAULT_PARALLEL_GROUPS, apply_records
@@ -33,6 +34,8 @@ from cruddur.streams.records import sequence_number
 from cruddur.streams.shards import Shard, describe_shards, ready_shards
 
 log = logging.getLogger(__name__)
+
+MAX_OUTAGE_PAUSE_SECONDS = 5.0
 
 
 class StreamNotEnabled(RuntimeError):
@@ -218,9 +221,22 @@ class StreamWorker:
 
     def run(self) -> None:
         """Poll until `stop` is set. Sleeps `poll_interval_seconds` between passes unless a
-        shard had more waiting."""
+        shard had more waiting. A service outlives a DynamoDB blip: a failed pass is logged and
+        tried again after a growing pause (at most MAX_OUTAGE_PAUSE_SECONDS), from the checkpoints."""
+        outages = 0
         while not self.stop.is_set():
-            seen = self.poll_once()
+            try:
+                seen = self.poll_once()
+            except (BotoCoreError, ClientError, MessagingError) as exc:
+                outages += 1
+                pause = min(
+                    MAX_OUTAGE_PAUSE_SECONDS, self.config.poll_interval_seconds * 2**outages
+                )
+                log.warning("stream read failed (%s); trying again in %.1fs", exc, pause)
+                self._iterators.clear()
+                self.stop.wait(pause)
+                continue
+            outages = 0
             if seen < self.config.batch_size:
                 self.stop.wait(self.config.poll_interval_seconds)
 
