@@ -256,10 +256,12 @@ def test_50_concurrent_moves_leave_one_row_per_member_at_the_newest(ddb, table_n
 def test_two_messages_in_the_same_microsecond_settle_on_the_larger_key(ddb, table_name, alice, bob):
     frozen = datetime(2026, 7, 1, tzinfo=UTC)
     store = MessageStore(ddb, table_name, clock=lambda: frozen)
-    group = store.open_direct_conversation(alice, bob, "start").group_uuid
+    start = store.open_direct_conversation(alice, bob, "start")
+    group = start.group_uuid
     a = store.append_message(group, alice, "a")
     b = store.append_message(group, bob, "b")
-    newest = max(a, b, key=lambda m: m.sk)
+    # one timestamp for all three: the message key's uuid decides which is newest
+    newest = max(start.message, a, b, key=lambda m: m.sk)
 
     for message in (a, b, a):
         store.move_conversation_rows(message)
