@@ -266,3 +266,13 @@ def test_an_unknown_handle_costs_the_same_argon2_work(users: UserRepository, and
 
 def test_ping(users: UserRepository) -> None:
     users.ping()
+
+
+@pytest.mark.parametrize("handle", ["bad\x00handle", "' OR 1=1 --", "x" * 500, "@", "a b"])
+def test_text_no_handle_can_match_finds_nobody_without_an_error(users, handle):
+    users.create("realuser", "Real User", "real@example.com")
+    assert users.find_by_handle(handle) is None
+    assert users.find_by_handles([handle, "realuser"])[0].handle == "realuser"
+    assert users.verify_password(handle, "whatever") is None
+    assert users.find_by_cognito_id("sub\x00") is None
+    assert users.find_by_email("mail\x00@example.com") == []

@@ -12,7 +12,6 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -96,11 +95,13 @@ class MoveOutcome(StrEnum):
     CREATED = "created"
 
 
-@dataclass(frozen=True)
-class _Cancelled(Exception):
-    """A transaction cancelled with per-item reasons (codes in TransactItems order)."""
+class _Cancelled(ContentionExhausted):
+    """A transaction cancelled with per-item reasons (codes in TransactItems order). Callers
+    retry what they can; one that escapes is a ContentionExhausted: nothing was written."""
 
-    reasons: tuple[str, ...]
+    def __init__(self, reasons: tuple[str, ...]) -> None:
+        super().__init__(f"DynamoDB cancelled the transaction ({', '.join(reasons)}); try again")
+        self.reasons = reasons
 
     @property
     def retryable(self) -> bool:
@@ -415,16 +416,23 @@ class MessageStore:
         """Store a message (the caller has checked membership). Never replaces another message:
         the key carries a fresh uuid and the put is conditional. Conversation rows follow through
         the stream processor."""
-        item, message = self._message_item(
-            group_uuid, sender, text, keys.now_timestamp(self._clock)
-        )
-        self._call(
-            "put_item",
-            TableName=self.table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-        return message
+        for _ in self._retrying("storing a message"):
+            item, message = self._message_item(
+                group_uuid, sender, text, keys.now_timestamp(self._clock)
+            )
+            try:
+                self._call(
+                    "put_item",
+                    TableName=self.table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    continue  # a uuid4 collision: draw another key rather than overwrite
+                raise
+            return message
+        raise AssertionError("unreachable")
 
     def send_to_group(self, group_uuid: str, sender: UserRef, text: str) -> Message:
         """Members only: GroupNotFound otherwise (the same answer as for no such group)."""

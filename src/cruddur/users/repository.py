@@ -45,6 +45,15 @@ def normalize_handle(handle: str) -> str:
     return text[1:] if text.startswith("@") else text
 
 
+def searchable_handle(handle: str) -> str | None:
+    """The normalised handle when it could name a user, else None: text no handle can match (a
+    NUL byte, a quote, an overlong string) is answered "no such user" without asking the server."""
+    text = normalize_handle(handle)
+    if not text or len(text) > MAX_HANDLE_CHARS or not HANDLE_PATTERN.match(text):
+        return None
+    return text
+
+
 def validate_handle(handle: str) -> str:
     """The normalised handle; raises InvalidUserInput unless it is 1-64 letters, digits, '_', '.'
     or '-' (starting with a letter, digit or '_')."""
@@ -154,8 +163,8 @@ class UserRepository:
     def find_by_handle(self, handle: str) -> User | None:
         """The user with this handle, compared case-insensitively, a leading '@' ignored; None when
         there is none (any text is safe: it only ever travels as a parameter)."""
-        text = normalize_handle(handle)
-        if not text:
+        text = searchable_handle(handle)
+        if text is None:
             return None
         return self._one("short", {"handle": text})
 
@@ -164,7 +173,7 @@ class UserRepository:
         out and a handle asked twice (in any case, with or without '@') comes back once."""
         wanted: list[str] = []
         for handle in handles:
-            key = normalize_handle(handle).lower()
+            key = (searchable_handle(handle) or "").lower()
             if key and key not in wanted:
                 wanted.append(key)
         if not wanted:
@@ -183,13 +192,13 @@ class UserRepository:
 
     def find_by_cognito_id(self, sub: str) -> User | None:
         """The user linked to this Cognito user id (the token's `sub`); None when there is none."""
-        if not sub or not sub.strip():
+        if not sub or not sub.strip() or "\x00" in sub:
             return None
         return self._one("by_cognito_id", {"cognito_user_id": sub.strip()})
 
     def find_by_email(self, email: str) -> list[User]:
         """Users with this email (case-insensitive), oldest first: emails are not unique."""
-        if not email or not email.strip():
+        if not email or not email.strip() or "\x00" in email:
             return []
         with pooled(self._pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(template("users", "by_email"), {"email": email.strip()}).fetchall()
@@ -298,7 +307,7 @@ class UserRepository:
         """The user when `password` is theirs, else None. An unknown handle, a user without a
         password and a wrong password all answer None after the same argon2 work, so timing does
         not tell which handles exist."""
-        text = normalize_handle(handle)
+        text = searchable_handle(handle)
         row = None
         if text:
             with pooled(self._pool) as conn, conn.cursor(row_factory=dict_row) as cur:
