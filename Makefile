@@ -10,7 +10,7 @@ setup:
 dev: setup
 	.venv/bin/cruddur dev
 
-test: setup lint
+test: setup lint typecheck
 	.venv/bin/pytest -m "not slow" $(PYTEST_FLAGS)
 
 test-slow: setup

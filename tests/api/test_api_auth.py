@@ -16,7 +16,6 @@ PROTECTED = [
     ("POST", "/api/messages", {"message": "hi", "handle": "bayko"}),
     ("POST", "/api/message_groups", {"name": "crew", "handles": ["bayko"]}),
     ("GET", "/api/message_groups/8d4f2f5a-6a7e-4a55-9a3c-1f5b2f4f6f1e/members", None),
-    ("GET", "/api/users/@bayko/short", None),
 ]
 
 
@@ -26,6 +25,16 @@ def test_every_messaging_endpoint_needs_a_token(api, method, path, body):
 
     assert (response.status, response.errors) == (401, ["token_missing"])
     assert response.header("WWW-Authenticate").startswith("Bearer")
+
+
+def test_a_short_profile_is_public_but_a_bad_token_is_still_refused(api, register):
+    bayko = register("bayko")
+
+    anonymous = api.request("GET", "/api/users/@bayko/short")
+    assert (anonymous.status, anonymous.body["uuid"]) == (200, bayko.uuid)
+
+    forged = api.with_token("a.b.c").user_short("bayko")
+    assert (forged.status, forged.errors) == (401, ["token_invalid"])
 
 
 @pytest.mark.parametrize(

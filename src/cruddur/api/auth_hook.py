@@ -18,3 +18,16 @@ def authenticate() -> None:
 def protected(blueprint: Blueprint) -> Blueprint:
     blueprint.before_request(authenticate)
     return blueprint
+
+
+def authenticate_if_presented() -> None:
+    """For public reads: no Authorization header is fine, but one that is sent must verify."""
+    if request.method == "OPTIONS" or "Authorization" not in request.headers:
+        g.user = None
+        return
+    authenticate()
+
+
+def public(blueprint: Blueprint) -> Blueprint:
+    blueprint.before_request(authenticate_if_presented)
+    return blueprint

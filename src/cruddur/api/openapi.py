@@ -202,7 +202,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/users/@{handle}/short": {
             "get": {
-                "summary": "A user's uuid, handle and display name",
+                "summary": "A user's uuid, handle and display name (public; a sent token must verify)",
+                "security": [{}, {"bearer": []}],
                 "parameters": [{"name": "handle", "in": "path", "required": True, "schema": text}],
                 "responses": {"200": _json(_ref("UserShort")), "404": _ERRORS, **_AUTH_ERRORS},
             }

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from cruddur.api.auth_hook import protected
+from cruddur.api.auth_hook import public
 from cruddur.api.context import api
 from cruddur.messaging.errors import UserNotFound
 
-bp = protected(Blueprint("users", __name__))
+# A handle's short profile is public, like a Cruddur profile page: the web client's new-message
+# page asks for it without a token. A token that is sent must still verify.
+bp = public(Blueprint("users", __name__))
 
 MAX_HANDLE_CHARS = 100
 

@@ -83,10 +83,16 @@ def dev(host: str, port: int, no_serve: bool) -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "cruddur", "serve", "--host", host, "--port", str(port)], env=env
     )
+
+    def stop(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # `kill` of the dev command stops what it started, as Ctrl-C does
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.wait()
     except KeyboardInterrupt:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)
         server.wait()
     finally:
         terminate(worker.pid)
