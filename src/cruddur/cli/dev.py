@@ -7,10 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from urllib.parse import urlparse
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
+from cruddur.aws import dynamodb_client
 from cruddur.cli.common import fail, one_line_errors
 from cruddur.config import (
     DEFAULT_API_PORT,
@@ -20,7 +23,7 @@ from cruddur.config import (
     project_root,
 )
 from cruddur.local.dynamodb import DynamoDBLocal
-from cruddur.local.processes import terminate
+from cruddur.local.processes import EngineError, terminate
 
 
 def _local_dynamodb(settings: Settings) -> str:
@@ -32,9 +35,25 @@ def _local_dynamodb(settings: Settings) -> str:
     engine = DynamoDBLocal(
         project_root(), settings.data_dir, port=parsed.port or DEFAULT_LOCAL_DYNAMODB_PORT
     )
-    status = engine.start()
+    try:
+        status = engine.start()
+    except EngineError:
+        # Another DynamoDB Local (another checkout, the seed's docker-compose) already serves the
+        # port: use it, the way the tool-kit would, rather than refuse to run.
+        if not _answers_as_dynamodb(settings, endpoint):
+            raise
+        click.echo(f"DynamoDB: using the engine already answering at {endpoint}")
+        return endpoint
     click.echo(f"DynamoDB Local: {status.endpoint_url} (data in {settings.data_dir / 'dynamodb'})")
     return endpoint
+
+
+def _answers_as_dynamodb(settings: Settings, endpoint: str) -> bool:
+    try:
+        dynamodb_client(replace(settings, dynamodb_endpoint_url=endpoint)).list_tables(Limit=1)
+    except (BotoCoreError, ClientError):
+        return False
+    return True
 
 
 def _step(env: dict[str, str], *args: str) -> None:

@@ -1,0 +1,51 @@
+"""`cruddur dev`, the README's run command, up to the point where it would serve."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from cruddur.messaging.repository import MessageStore
+from cruddur.users.models import demo_user_uuid
+
+
+def test_dev_loads_both_schemas_and_seeds_both_stores(
+    dynamodb_local, ddb, table_name, postgres_url, tmp_path
+):
+    env = dict(
+        os.environ,
+        AWS_ENDPOINT_URL_DYNAMODB=dynamodb_local.endpoint_url,
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS=dynamodb_local.endpoint_url,
+        DDB_MESSAGE_TABLE=table_name,
+        CONNECTION_URL=postgres_url,
+        CRUDDUR_DATA_DIR=str(tmp_path),
+    )
+    env.pop("AWS_ENDPOINT_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "cruddur", "dev", "--no-serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"using the engine already answering at {dynamodb_local.endpoint_url}" in run.stdout
+
+    store = MessageStore(ddb, table_name)
+    group = store.find_direct_group(demo_user_uuid("andrewbrown"), demo_user_uuid("bayko"))
+    assert group is not None
+    last = store.list_messages(group).items[-1]
+    assert last.text in run.stdout  # the seeded conversation is printed
+    (row,) = store.list_conversations(demo_user_uuid("bayko")).items
+    assert row.group_uuid == group and row.message == last.text
+
+    again = subprocess.run(
+        [sys.executable, "-m", "cruddur", "dev", "--no-serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already have conversation" in again.stdout  # a second run writes nothing twice
