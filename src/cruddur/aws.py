@@ -43,26 +43,22 @@ def _local_credentials(endpoint_url: str | None) -> dict[str, str]:
     return {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def dynamodb_client(settings: Settings) -> Any:
-    endpoint = settings.dynamodb_endpoint_url
+def _client(service: str, settings: Settings, endpoint_url: str | None) -> Any:
     return boto3.session.Session().client(
-        "dynamodb",
+        service,
         region_name=settings.region,
-        endpoint_url=endpoint,
+        endpoint_url=endpoint_url,
         config=_client_config(),
-        **_local_credentials(endpoint),
+        **_local_credentials(endpoint_url),
     )
+
+
+def dynamodb_client(settings: Settings) -> Any:
+    return _client("dynamodb", settings, settings.dynamodb_endpoint_url)
 
 
 def dynamodb_streams_client(settings: Settings) -> Any:
-    endpoint = settings.dynamodb_streams_endpoint_url
-    return boto3.session.Session().client(
-        "dynamodbstreams",
-        region_name=settings.region,
-        endpoint_url=endpoint,
-        config=_client_config(),
-        **_local_credentials(endpoint),
-    )
+    return _client("dynamodbstreams", settings, settings.dynamodb_streams_endpoint_url)
 
 
 def cognito_idp_client(settings: Settings) -> Any:

@@ -227,6 +227,26 @@ class MessageStore:
                 return
             params["ExclusiveStartKey"] = last
 
+    def _newest_first(
+        self, pk: str, limit: int, cursor: str | None
+    ) -> tuple[list[Item], str | None]:
+        """One page of a partition, newest sort key first, after the cursor's row; the cursor of
+        the next page when there may be one."""
+        params: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(pk)},
+            "ScanIndexForward": False,
+            "Limit": max(1, min(limit, MAX_PAGE_SIZE)),
+        }
+        if cursor:
+            params["ExclusiveStartKey"] = {"pk": _s(pk), "sk": _s(keys.decode_cursor(cursor))}
+        page = self._call("query", TableName=self.table, **params)
+        items = page.get("Items", [])
+        next_cursor = None
+        if page.get("LastEvaluatedKey") and items:
+            next_cursor = keys.encode_cursor(_str(items[-1], "sk"))
+        return items, next_cursor
+
     # --- A: a group's messages --------------------------------------------------------------
 
     def list_messages(
@@ -234,25 +254,8 @@ class MessageStore:
     ) -> Page[Message]:
         """The newest `limit` messages older than the cursor, returned oldest to newest. Every
         message of the group is reachable (no date filter); `next_cursor` leads to older ones."""
-        limit = max(1, min(limit, MAX_PAGE_SIZE))
-        params: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(keys.message_pk(group_uuid))},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            params["ExclusiveStartKey"] = {
-                "pk": _s(keys.message_pk(group_uuid)),
-                "sk": _s(keys.decode_cursor(cursor)),
-            }
-        page = self._call("query", TableName=self.table, **params)
-        items = page.get("Items", [])
-        messages = [message_from_item(i) for i in items]
-        next_cursor = None
-        if page.get("LastEvaluatedKey") and messages:
-            next_cursor = keys.encode_cursor(messages[-1].sk)
-        messages.reverse()
+        items, next_cursor = self._newest_first(keys.message_pk(group_uuid), limit, cursor)
+        messages = [message_from_item(i) for i in reversed(items)]
         return Page(items=messages, next_cursor=next_cursor)
 
     def all_messages(self, group_uuid: str) -> Iterator[Message]:
@@ -270,29 +273,13 @@ class MessageStore:
     ) -> Page[Conversation]:
         """The user's conversations, most recent first, each group once (a stray older row of a
         group already listed on this page is skipped)."""
-        limit = max(1, min(limit, MAX_PAGE_SIZE))
-        params: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(keys.conversation_pk(user_uuid))},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            params["ExclusiveStartKey"] = {
-                "pk": _s(keys.conversation_pk(user_uuid)),
-                "sk": _s(keys.decode_cursor(cursor)),
-            }
-        page = self._call("query", TableName=self.table, **params)
-        rows = [conversation_from_item(i) for i in page.get("Items", [])]
+        items, next_cursor = self._newest_first(keys.conversation_pk(user_uuid), limit, cursor)
         seen: set[str] = set()
         unique = []
-        for row in rows:
+        for row in map(conversation_from_item, items):
             if row.group_uuid and row.group_uuid not in seen:
                 seen.add(row.group_uuid)
                 unique.append(row)
-        next_cursor = None
-        if page.get("LastEvaluatedKey") and rows:
-            next_cursor = keys.encode_cursor(rows[-1].sk)
         return Page(items=unique, next_cursor=next_cursor)
 
     # --- groups, membership, pairs ----------------------------------------------------------
