@@ -12,7 +12,7 @@ from cruddur.aws import dynamodb_client
 from cruddur.local.processes import free_port
 from cruddur.messaging.repository import MessageStore
 from cruddur.users.errors import UsersUnavailable
-from faults import inject, throttled
+from faults import error_response, inject, throttled
 from fixtures_api import ApiClient, FlaskTransport
 
 
@@ -37,6 +37,23 @@ def test_throttling_that_outlasts_the_retries_is_503_try_again(
     assert (response.status, response.errors) == (503, ["try_again"])
     assert response.header("Retry-After") == "1"
     assert [m["message"] for m in andrew.messages(group).body] == ["before the storm"]
+
+
+@pytest.mark.parametrize(
+    "code", ["InternalServerError", "ServiceUnavailable", "ValidationException", "SomethingNew"]
+)
+def test_any_other_dynamodb_failure_is_503_not_500(
+    settings, own_client, table_name, users, register, signing_key, code
+):
+    app = create_app(settings, store=MessageStore(own_client, table_name), users=users)
+    register("andrewbrown")
+    andrew = ApiClient(FlaskTransport(app)).as_user("andrewbrown")
+
+    with inject(own_client, "Query", lambda body: error_response(code)):
+        response = andrew.conversations()
+
+    assert response.status == 503
+    assert response.errors in (["service_unavailable"], ["try_again"])
 
 
 def test_dynamodb_down_is_503(settings, users, register, signing_key):

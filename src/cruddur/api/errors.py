@@ -6,6 +6,7 @@ Anything a client can send ends in a 4xx; a 500 means a bug here, and is logged 
 from __future__ import annotations
 
 import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, jsonify
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -74,7 +75,10 @@ def _answer(exc: Exception) -> Response:
         | users.UsersNotConfigured
         | KeySetUnavailable
         | psycopg.OperationalError
-        | PoolTimeout,
+        | PoolTimeout
+        # whatever else DynamoDB answers is the store failing, never the client's input
+        | BotoCoreError
+        | ClientError,
     ):
         api_logger().warning("dependency unavailable: %s", exc, extra={"error": type(exc).__name__})
         return error_response(503, "service_unavailable")

@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
     ReadTimeoutError,
 )
 
@@ -54,6 +54,8 @@ _THROTTLE_CODES = {
     "LimitExceededException",
     "TransactionInProgressException",
     "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
 }
 _RETRYABLE_CANCEL_REASONS = {
     "TransactionConflict",
@@ -175,7 +177,7 @@ class MessageStore:
             EndpointConnectionError,
             ConnectTimeoutError,
             ReadTimeoutError,
-            ConnectionClosedError,
+            HTTPClientError,  # connection closed or reset, proxy refused
         ) as exc:
             raise unavailable(self.client, exc) from exc
         except ClientError as exc:
