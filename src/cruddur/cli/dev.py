@@ -19,6 +19,7 @@ from cruddur.config import (
     DEFAULT_API_PORT,
     DEFAULT_LOCAL_DYNAMODB_PORT,
     DEFAULT_LOCAL_DYNAMODB_URL,
+    DEFAULT_SEED_PASSWORD,
     Settings,
     project_root,
 )
@@ -91,13 +92,18 @@ def dev(host: str, port: int, no_serve: bool) -> None:
         [sys.executable, "-m", "cruddur", "stream-worker"], env=env, start_new_session=True
     )
     base = f"http://{host}:{port}"
+    # The default password is documented for local use; a chosen one is never printed.
+    password = (
+        '"$CRUDDUR_SEED_PASSWORD"'
+        if "CRUDDUR_SEED_PASSWORD" in os.environ
+        else DEFAULT_SEED_PASSWORD
+    )
     click.echo(
         "\nSign in as a seeded user and list their conversations:\n"
         f"  TOKEN=$(curl -s {base}/api/auth/token -H 'Content-Type: application/json' \\\n"
-        f'    -d \'{{"handle": "andrewbrown", "password": "\'"$CRUDDUR_SEED_PASSWORD"\'"}}\' \\\n'
+        f'    -d \'{{"handle": "andrewbrown", "password": "\'{password}\'"}}\' \\\n'
         "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
         f'  curl -s {base}/api/message_groups -H "Authorization: Bearer $TOKEN"\n'
-        f"(CRUDDUR_SEED_PASSWORD defaults to {settings.seed_password!r}: local use only)\n"
     )
     server = subprocess.Popen(
         [sys.executable, "-m", "cruddur", "serve", "--host", host, "--port", str(port)], env=env
