@@ -335,3 +335,30 @@ def test_members_of_a_seed_format_group_are_its_row_owners(store, ddb, table_nam
         )
     members = store.list_members(group)
     assert {(m.user_uuid, m.handle) for m in members} == {(alice.uuid, "alice"), (bob.uuid, "bob")}
+
+
+def test_opening_a_pair_that_talks_in_the_seeds_format_reuses_that_group(
+    store, ddb, table_name, alice, bob
+):
+    group = keys.new_uuid()
+    ts = "2023-04-01T10:00:00.000000+00:00"
+    for owner, other in ((alice, bob), (bob, alice)):
+        ddb.put_item(
+            TableName=table_name,
+            Item={
+                "pk": {"S": keys.conversation_pk(owner.uuid)},
+                "sk": {"S": ts},
+                "message_group_uuid": {"S": group},
+                "message": {"S": "from the old tools"},
+                "user_uuid": {"S": other.uuid},
+                "user_display_name": {"S": other.display_name},
+                "user_handle": {"S": other.handle},
+            },
+        )
+
+    reopened = store.open_direct_conversation(bob, alice, "found you")
+
+    assert (reopened.group_uuid, reopened.created_group) == (group, False)
+    assert store.find_direct_group(alice.uuid, bob.uuid) == group  # adopted: one GetItem next time
+    assert store.open_direct_conversation(alice, bob, "again").group_uuid == group
+    assert [m.text for m in store.list_messages(group).items] == ["found you", "again"]

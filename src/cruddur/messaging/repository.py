@@ -522,7 +522,9 @@ class MessageStore:
         row's conditional put decides, the loser appends to the winner's group."""
         pair_key = {"pk": _s(keys.pair_pk(sender.uuid, recipient.uuid)), "sk": _s(keys.PAIR_SK)}
         for _ in self._retrying("opening a conversation"):
-            existing = self.find_direct_group(sender.uuid, recipient.uuid)
+            existing = self.find_direct_group(
+                sender.uuid, recipient.uuid
+            ) or self._adopt_seed_group(sender, recipient)
             if existing:
                 appended = self.append_message(existing, sender, text)
                 return Sent(group_uuid=existing, message=appended, created_group=False)
@@ -551,6 +553,44 @@ class MessageStore:
             assert message is not None
             return Sent(group_uuid=group_uuid, message=message, created_group=True)
         raise AssertionError("unreachable")
+
+    def _adopt_seed_group(self, sender: UserRef, recipient: UserRef) -> str | None:
+        """A conversation of this pair written in the seed's format (conversation rows only, no
+        pair row), which then gets its pair row so later openings find it with one GetItem.
+        Paid once per pair, on first contact: one query of the sender's conversation rows."""
+        legacy = [
+            _str(item, "message_group_uuid")
+            for item in self._query_pages(
+                KeyConditionExpression="pk = :pk",
+                FilterExpression="user_uuid = :other AND attribute_not_exists(kind)",
+                ExpressionAttributeValues={
+                    ":pk": _s(keys.conversation_pk(sender.uuid)),
+                    ":other": _s(recipient.uuid),
+                },
+                ProjectionExpression="message_group_uuid",
+                ConsistentRead=True,
+            )
+        ]
+        if not legacy:
+            return None
+        group_uuid = legacy[0]  # newest first is not promised by a filter; any one will do
+        try:
+            self._call(
+                "put_item",
+                TableName=self.table,
+                Item={
+                    "pk": _s(keys.pair_pk(sender.uuid, recipient.uuid)),
+                    "sk": _s(keys.PAIR_SK),
+                    "group_uuid": _s(group_uuid),
+                    "created_at": _s(keys.now_timestamp(self._clock)),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return self.find_direct_group(sender.uuid, recipient.uuid)  # the other side adopted
+        return group_uuid
 
     def create_group(
         self, creator: UserRef, others: list[UserRef], name: str, text: str | None = None
