@@ -120,13 +120,13 @@ class CapacityMeter:
             if error_code == "ConditionalCheckFailedException" and op in _WRITE_OPS:
                 writes = 1.0
         else:
-            reads, writes = self._reported(parsed)
+            reads, writes = self._reported(parsed, writing=op in _WRITE_OPS | {"BatchWriteItem"})
         with self._lock:
             self.calls[op] += 1
             self.read_units += reads
             self.write_units += writes
 
-    def _reported(self, parsed: dict[str, Any]) -> tuple[float, float]:
+    def _reported(self, parsed: dict[str, Any], writing: bool) -> tuple[float, float]:
         consumed = parsed.get("ConsumedCapacity")
         entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
         reads = writes = 0.0
@@ -134,14 +134,9 @@ class CapacityMeter:
             read = entry.get("ReadCapacityUnits")
             write = entry.get("WriteCapacityUnits")
             if read is None and write is None:
-                # TOTAL-only answers: attribute by the operation's nature
-                write = 0.0
-                read = 0.0
+                # answers that give only CapacityUnits: the operation says which kind they are
                 total = float(entry.get("CapacityUnits", 0.0))
-                if "Table" in entry and entry["Table"].get("WriteCapacityUnits"):
-                    write = total
-                else:
-                    read = total
+                read, write = (0.0, total) if writing else (total, 0.0)
             reads += float(read or 0.0)
             writes += float(write or 0.0)
         return reads, writes
