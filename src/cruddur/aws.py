@@ -18,8 +18,11 @@ from cruddur.config import Settings
 # Bounded, jittered retries for throttling and transient errors; the repository adds its own bounded
 # loop for transaction conflicts and conditional races.
 RETRY_MAX_ATTEMPTS = 5  # the first call included
+# A timed-out call is retried like any transient error, so an engine that accepts connections but
+# never answers (paused, overloaded) holds a caller RETRY_MAX_ATTEMPTS times this long before the
+# API answers 503: 15 s, not the 50 s of a 10 s read timeout. DynamoDB answers in milliseconds.
 CONNECT_TIMEOUT_SECONDS = 3
-READ_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 3
 MAX_POOL_CONNECTIONS = 50
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from cruddur.aws import RETRY_MAX_ATTEMPTS, dynamodb_client
 from cruddur.local.processes import free_port
@@ -66,6 +70,30 @@ def test_throttled_writes_are_retried_by_the_client(faulty_store, client, alice,
     assert faulty_store.list_messages(group).items[-1].uuid == message.uuid
 
 
+def test_a_put_whose_answer_was_lost_is_stored_once(faulty_store, client, ddb, alice, bob):
+    """The engine stores the message, the answer never arrives (read timeout), botocore sends the
+    put again and its condition fails: that is our own write, not a key collision."""
+    group = faulty_store.open_direct_conversation(alice, bob, "start").group_uuid
+    lost: list[str] = []
+
+    def store_then_time_out(request, **_):
+        if not request.headers.get("X-Amz-Target", b"").endswith(b".PutItem") or lost:
+            return None
+        ddb.put_item(**json.loads(request.body))  # the engine commits the write...
+        lost.append(request.url)
+        raise ReadTimeoutError(endpoint_url=request.url)  # ...and its answer is lost
+
+    client.meta.events.register_first("before-send.dynamodb", store_then_time_out)
+    try:
+        message = faulty_store.send_to_group(group, alice, "sent once")
+    finally:
+        client.meta.events.unregister("before-send.dynamodb", store_then_time_out)
+    assert lost
+    texts = [m.text for m in faulty_store.all_messages(group)]
+    assert texts == ["start", "sent once"]
+    assert faulty_store.list_messages(group).items[-1].uuid == message.uuid
+
+
 def test_endless_throttling_gives_a_clear_error_and_writes_nothing(
     faulty_store, client, alice, bob
 ):
@@ -109,3 +137,19 @@ def test_a_dead_endpoint_is_named_with_how_to_start_it(base_settings, table_name
     store = MessageStore(dynamodb_client(dead), table_name, sleep=lambda _: None)
     with pytest.raises(StoreUnavailable, match=r"localhost:\d+.*cruddur ddb local start"):
         store.list_conversations(alice.uuid)
+
+
+def test_an_endpoint_that_never_answers_gives_up_in_bounded_time(base_settings, table_name, alice):
+    """A paused engine (SIGSTOP) still completes TCP handshakes from its listen backlog and never
+    answers: every retry waits out the read timeout, and the sum must stay far from a hang."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # never accepted, never answered
+        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        paused = replace(base_settings, dynamodb_endpoint_url=endpoint)
+        store = MessageStore(dynamodb_client(paused), table_name, sleep=lambda _: None)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.list_conversations(alice.uuid)
+        waited = time.monotonic() - started
+    assert waited < 20, f"a silent endpoint held the caller {waited:.0f}s"

@@ -15,12 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from cruddur.cli.streams import LAMBDA_HANDLER, build_lambda_zip
 from cruddur.messaging import keys
 from cruddur.messaging.models import Message
 from cruddur.streams.checkpoints import CheckpointStore, WorkerAlreadyRunning
-from cruddur.streams.worker import StreamWorker, WorkerConfig, build_worker
+from cruddur.streams.worker import BatchDeferred, StreamWorker, WorkerConfig, build_worker
 from fixtures_streams import (
     assert_one_row_each,
     assert_rows_at,
@@ -152,6 +153,37 @@ def test_a_poison_record_is_retried_then_dead_lettered_and_the_shard_goes_on(
     restarted = build_worker(worker_settings)
     assert restarted.poll_once() == 0
     assert len(restarted.dead_letters.entries()) == 1
+
+
+def test_an_outage_while_moving_rows_keeps_the_batch_instead_of_dead_lettering_it(
+    store, worker_settings, groups, alice, bob
+):
+    """DynamoDB unreachable (or throttling) for longer than the record retries is no poison: the
+    checkpoint stays, nothing is dead-lettered, and the rows move once DynamoDB answers."""
+    group, _ = groups.direct(alice, bob)
+    worker = build_worker(worker_settings, WorkerConfig(max_retries=1, retry_backoff_seconds=0.01))
+    assert poll_until(lambda: worker.poll_once() == 0)  # the group's creation is behind us
+    checkpoint = worker.checkpoints.path.read_text()
+    message = store.append_message(group, bob, "sent during the outage")
+
+    def unreachable(request, **_):
+        if request.headers.get("X-Amz-Target", b"").endswith(b".TransactWriteItems"):
+            raise EndpointConnectionError(endpoint_url=request.url)
+        return None
+
+    events = worker.store.client.meta.events
+    events.register_first("before-send.dynamodb", unreachable)
+    try:
+        with pytest.raises(BatchDeferred):
+            worker.poll_once()
+    finally:
+        events.unregister("before-send.dynamodb", unreachable)
+    assert worker.dead_letters.entries() == []
+    assert worker.checkpoints.path.read_text() == checkpoint
+
+    worker._iterators.clear()  # what `run` does after a failed pass: read again from the checkpoint
+    drain(worker, lambda: rows_at(store, {group: message}, groups.members))
+    assert worker.dead_letters.entries() == []
 
 
 def test_checkpoints_belong_to_one_stream_and_one_worker(tmp_path: Path):

@@ -7,6 +7,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,38 @@ def test_private_cluster_start_stop_status(cluster_dir: Path) -> None:
 
     assert restarted_url == url
     assert cluster.status().running
+
+
+@needs_initdb
+def test_a_pool_uses_a_restarted_server_within_seconds(cluster_dir: Path) -> None:
+    """The pool's background reconnection pauses double with every failure; after an outage of
+    several seconds the server must still be used again soon after it returns, not after the
+    next doubled pause."""
+    settings = Settings(data_dir=cluster_dir)
+    cluster = PrivatePostgres.for_settings(settings)
+    url = cluster.start().url
+    pool = create_pool(url, min_size=1, max_size=1, timeout=0.5)
+    try:
+        repo = UserRepository(pool)
+        repo.ping()
+        assert cluster.stop() is True
+        outage_ends = time.monotonic() + 8
+        while time.monotonic() < outage_ends:  # requests keep coming while the server is down
+            with pytest.raises(UsersUnavailable):
+                repo.ping()
+        cluster.start()
+        back = time.monotonic()
+        deadline = back + 30
+        while time.monotonic() < deadline:
+            try:
+                repo.ping()
+                break
+            except UsersUnavailable:
+                continue
+        recovered_after = time.monotonic() - back
+    finally:
+        pool.close()
+    assert recovered_after < 4, f"the pool used the restarted server {recovered_after:.1f}s later"
 
 
 @needs_initdb

@@ -417,11 +417,25 @@ class MessageStore:
                     ConditionExpression="attribute_not_exists(pk)",
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    continue  # a uuid4 collision: draw another key rather than overwrite
-                raise
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                if self._is_stored(item):
+                    # botocore retried a put whose answer was lost (a timeout, a reset): the
+                    # first attempt stored it, and storing it again would show it twice
+                    return message
+                continue  # a uuid4 collision: draw another key rather than overwrite
             return message
         raise AssertionError("unreachable")
+
+    def _is_stored(self, item: Item) -> bool:
+        """True when the table holds this very message item (a consistent read of its key)."""
+        stored = self._call(
+            "get_item",
+            TableName=self.table,
+            Key={"pk": item["pk"], "sk": item["sk"]},
+            ConsistentRead=True,
+        ).get("Item")
+        return stored == item
 
     def send_to_group(self, group_uuid: str, sender: UserRef, text: str) -> Message:
         """Members only: GroupNotFound otherwise (the same answer as for no such group)."""

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from cruddur.messaging.errors import ContentionExhausted, StoreUnavailable
 from cruddur.messaging.models import Message
 from cruddur.messaging.repository import MessageStore, MoveOutcome
 from cruddur.streams.records import (
@@ -37,6 +38,17 @@ DEFAULT_PARALLEL_GROUPS = 8
 class RecordFailure:
     sequence_number: str
     reason: str
+    # DynamoDB unreachable, or throttled/contended beyond the retries: nothing is wrong with the
+    # record, so a runner keeps it for later instead of giving it up
+    outage: bool = False
+
+
+def is_outage(exc: Exception) -> bool:
+    """A failure of DynamoDB rather than of the record (a transaction cancelled for a reason that
+    no retry changes, such as a validation error, is the record's)."""
+    if isinstance(exc, StoreUnavailable):
+        return True
+    return isinstance(exc, ContentionExhausted) and getattr(exc, "retryable", True)
 
 
 @dataclass
@@ -112,7 +124,10 @@ def apply_records(
         if isinstance(result, Exception):
             log.warning("group %s: could not move conversation rows: %s", group_uuid, result)
             reason = f"{type(result).__name__}: {result}"
-            failures.extend(RecordFailure(d.sequence_number, reason) for d in by_group[group_uuid])
+            outage = is_outage(result)
+            failures.extend(
+                RecordFailure(d.sequence_number, reason, outage) for d in by_group[group_uuid]
+            )
         else:
             outcome.rows_moved += sum(1 for o in result.values() if o is MoveOutcome.MOVED)
     failures.sort(key=lambda f: order.get(f.sequence_number, len(order)))

@@ -8,7 +8,9 @@ Promises:
     restart skips nothing (records after the last checkpoint are applied again: harmless);
   * a checkpoint moves past a batch only when every record of it is applied or dead-lettered;
   * a failing record is retried `max_retries` times, then written to the dead-letter file and
-    passed over, so one poison record never stalls a shard;
+    passed over, so one poison record never stalls a shard; a record that failed only because
+    DynamoDB was unreachable or throttling is not poison: its batch is kept (no checkpoint, no
+    dead letter) and tried again after the outage pause of `run`, until DynamoDB answers;
   * `stop` (SIGTERM in the CLI) ends the run between batches, checkpoints saved.
 """
 
@@ -40,6 +42,11 @@ MAX_OUTAGE_PAUSE_SECONDS = 5.0
 
 class StreamNotEnabled(RuntimeError):
     """The table has no stream: it was not created by `cruddur ddb schema-load`."""
+
+
+class BatchDeferred(MessagingError):
+    """Records of a batch still failed for DynamoDB's sake (unreachable, throttling) after the
+    retries: the checkpoint stays before them and the batch is read again."""
 
 
 @dataclass(frozen=True)
@@ -175,10 +182,12 @@ class StreamWorker:
 
     def _handle_batch(self, shard: Shard, records: list[dict[str, Any]]) -> bool:
         """Apply, retry the failures, dead-letter what is left, then checkpoint. False when a
-        stop came during the retries (the batch is left for the next run: replays are harmless)."""
+        stop came during the retries (the batch is left for the next run: replays are harmless).
+        Raises BatchDeferred, checkpoint unmoved, when records still fail for DynamoDB's sake."""
         started = self._monotonic()
         pending = records
         errors: dict[str, str] = {}
+        outages: set[str] = set()
         attempts = 0
         moved = 0
         for attempt in range(self.config.max_retries + 1):
@@ -190,10 +199,16 @@ class StreamWorker:
             outcome = apply_records(self.store, pending, self.config.parallel_groups)
             moved += outcome.rows_moved
             errors = {f.sequence_number: f.reason for f in outcome.failures}
+            outages = {f.sequence_number for f in outcome.failures if f.outage}
             if not errors:
                 pending = []
                 break
             pending = [r for r in pending if sequence_number(r) in errors]
+        if outages:
+            raise BatchDeferred(
+                f"shard {shard.shard_id}: {len(outages)} record(s) kept for DynamoDB's sake "
+                f"after {attempts} attempts ({errors[min(outages)]})"
+            )
         if pending:
             log.error(
                 "shard %s: %d record(s) failed %d times, dead-lettered to %s",
@@ -232,7 +247,7 @@ class StreamWorker:
                 pause = min(
                     MAX_OUTAGE_PAUSE_SECONDS, self.config.poll_interval_seconds * 2**outages
                 )
-                log.warning("stream read failed (%s); trying again in %.1fs", exc, pause)
+                log.warning("stream pass failed (%s); trying again in %.1fs", exc, pause)
                 self._iterators.clear()
                 self.stop.wait(pause)
                 continue
