@@ -362,3 +362,69 @@ def test_opening_a_pair_that_talks_in_the_seeds_format_reuses_that_group(
     assert store.find_direct_group(alice.uuid, bob.uuid) == group  # adopted: one GetItem next time
     assert store.open_direct_conversation(alice, bob, "again").group_uuid == group
     assert [m.text for m in store.list_messages(group).items] == ["found you", "again"]
+
+
+def write_seed_conversation(ddb, table_name, a: UserRef, b: UserRef, lines: int) -> str:
+    """What the seed's own bin/ddb/seed writes: message i at now + i minutes (so the last ones lie
+    in the future), both conversation rows at the last message, plain puts, no pair or group rows."""
+    group = keys.new_uuid()
+    now = datetime.now(UTC)
+    last = None
+    for i in range(lines):
+        sender = a if i % 2 == 0 else b
+        last = (now + timedelta(minutes=i)).isoformat()
+        ddb.put_item(
+            TableName=table_name,
+            Item={
+                k: {"S": v}
+                for k, v in {
+                    "pk": f"MSG#{group}",
+                    "sk": last,
+                    "message_uuid": keys.new_uuid(),
+                    "message": f"seed line {i}",
+                    "user_uuid": sender.uuid,
+                    "user_display_name": sender.display_name,
+                    "user_handle": sender.handle,
+                }.items()
+            },
+        )
+    for owner, other in ((a, b), (b, a)):
+        ddb.put_item(
+            TableName=table_name,
+            Item={
+                k: {"S": v}
+                for k, v in {
+                    "pk": f"GRP#{owner.uuid}",
+                    "sk": last,
+                    "message_group_uuid": group,
+                    "message": f"seed line {lines - 1}",
+                    "user_uuid": other.uuid,
+                    "user_display_name": other.display_name,
+                    "user_handle": other.handle,
+                }.items()
+            },
+        )
+    return group
+
+
+def test_a_reply_into_a_future_dated_seed_conversation_becomes_its_latest(
+    store, ddb, table_name, alice, bob
+):
+    group = write_seed_conversation(ddb, table_name, alice, bob, lines=6)
+
+    reply = store.send_to_group(group, bob, "a reply now")
+    store.move_conversation_rows(reply)
+
+    assert [m.text for m in store.list_messages(group).items][-1] == "a reply now"
+    for user in (alice, bob):
+        (row,) = store.list_conversations(user.uuid).items
+        assert row.message == "a reply now"
+
+    by_handle = store.open_direct_conversation(alice, bob, "and by handle")
+    store.move_conversation_rows(by_handle.message)
+    assert by_handle.group_uuid == group
+    assert [m.text for m in store.list_messages(group).items][-2:] == [
+        "a reply now",
+        "and by handle",
+    ]
+    assert store.list_conversations(bob.uuid).items[0].message == "and by handle"

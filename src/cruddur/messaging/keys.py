@@ -18,7 +18,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cruddur.messaging.errors import MessagingError
 
@@ -74,6 +74,11 @@ def normalize_timestamp(text: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return format_timestamp(moment)
+
+
+def next_timestamp(timestamp: str) -> str:
+    """The smallest timestamp after `timestamp` (one microsecond later)."""
+    return format_timestamp(datetime.fromisoformat(timestamp) + timedelta(microseconds=1))
 
 
 def parse_uuid(value: str, what: str = "uuid") -> str:

@@ -310,6 +310,11 @@ class MessageStore:
     def is_member(self, group_uuid: str, user_uuid: str) -> bool:
         """One consistent GetItem on the membership row; for a group written in the seed's format
         (no metadata row), membership is having a conversation row for it."""
+        return self._membership(group_uuid, user_uuid) is not None
+
+    def _membership(self, group_uuid: str, user_uuid: str) -> str | None:
+        """ "member" (our membership row), "seed" (a seed-format group with a row of this user's),
+        or None (not a member, or no such group)."""
         item = self._call(
             "get_item",
             TableName=self.table,
@@ -318,10 +323,10 @@ class MessageStore:
             ProjectionExpression="pk",
         ).get("Item")
         if item:
-            return True
+            return "member"
         if self.get_group(group_uuid) is not None:
-            return False
-        return bool(self._current_rows(user_uuid, group_uuid))
+            return None
+        return "seed" if self._current_rows(user_uuid, group_uuid) else None
 
     def list_members(self, group_uuid: str) -> list[Member]:
         """Members by membership rows; for a seed-format group, the owners of its conversation rows."""
@@ -365,13 +370,20 @@ class MessageStore:
         return members
 
     def find_direct_group(self, user_a: str, user_b: str) -> str | None:
+        pair = self._pair(user_a, user_b)
+        return pair[0] if pair else None
+
+    def _pair(self, user_a: str, user_b: str) -> tuple[str, bool] | None:
+        """The pair's group and whether it was written in the seed's format (adopted)."""
         item = self._call(
             "get_item",
             TableName=self.table,
             Key={"pk": _s(keys.pair_pk(user_a, user_b)), "sk": _s(keys.PAIR_SK)},
             ConsistentRead=True,
         ).get("Item")
-        return _str(item, "group_uuid") if item else None
+        if not item:
+            return None
+        return _str(item, "group_uuid"), bool(item.get("seed_format", {}).get("BOOL"))
 
     # --- C: send into an existing group -----------------------------------------------------
 
@@ -401,13 +413,21 @@ class MessageStore:
         )
         return item, message
 
-    def append_message(self, group_uuid: str, sender: UserRef, text: str) -> Message:
+    def append_message(
+        self, group_uuid: str, sender: UserRef, text: str, seed_format: bool = False
+    ) -> Message:
         """Store a message (the caller has checked membership). Never replaces another message:
         the key carries a fresh uuid and the put is conditional. Conversation rows follow through
-        the stream processor."""
+        the stream processor.
+
+        In a group written in the seed's format (`seed_format`), the message is dated after the
+        group's newest one: the seed's tools date messages minutes into the future, and a reply
+        dated before them would sort above them and never reach the conversation rows (they
+        move forward only). Costs one query of the group's newest message, only there."""
+        not_before = self._newest_message_timestamp(group_uuid) if seed_format else None
         for _ in self._retrying("storing a message"):
             item, message = self._message_item(
-                group_uuid, sender, text, keys.now_timestamp(self._clock)
+                group_uuid, sender, text, self._timestamp_after(not_before)
             )
             try:
                 self._call(
@@ -437,11 +457,27 @@ class MessageStore:
         ).get("Item")
         return stored == item
 
+    def _newest_message_timestamp(self, group_uuid: str) -> str | None:
+        items, _ = self._newest_first(keys.message_pk(group_uuid), 1, None)
+        if not items:
+            return None
+        try:
+            return keys.normalize_timestamp(keys.timestamp_of_sk(_str(items[0], "sk")))
+        except keys.InvalidKey:
+            return None  # not a timestamp we can order against: the clock decides
+
+    def _timestamp_after(self, not_before: str | None) -> str:
+        now = keys.now_timestamp(self._clock)
+        if not_before is None or now > not_before:
+            return now
+        return keys.next_timestamp(not_before)
+
     def send_to_group(self, group_uuid: str, sender: UserRef, text: str) -> Message:
         """Members only: GroupNotFound otherwise (the same answer as for no such group)."""
-        if not self.is_member(group_uuid, sender.uuid):
+        membership = self._membership(group_uuid, sender.uuid)
+        if membership is None:
             raise GroupNotFound(group_uuid)
-        return self.append_message(group_uuid, sender, text)
+        return self.append_message(group_uuid, sender, text, seed_format=membership == "seed")
 
     # --- D: create a group with its first message -------------------------------------------
 
@@ -536,18 +572,19 @@ class MessageStore:
         row's conditional put decides, the loser appends to the winner's group."""
         pair_key = {"pk": _s(keys.pair_pk(sender.uuid, recipient.uuid)), "sk": _s(keys.PAIR_SK)}
         for _ in self._retrying("opening a conversation"):
-            existing = self.find_direct_group(
-                sender.uuid, recipient.uuid
-            ) or self._adopt_seed_group(sender, recipient)
-            if existing:
-                appended = self.append_message(existing, sender, text)
+            pair = self._pair(sender.uuid, recipient.uuid) or self._adopt_seed_group(
+                sender, recipient
+            )
+            if pair:
+                existing, seed_format = pair
+                appended = self.append_message(existing, sender, text, seed_format)
                 return Sent(group_uuid=existing, message=appended, created_group=False)
             group_uuid = keys.new_uuid()
             created_at = keys.now_timestamp(self._clock)
             actions, message = self._group_actions(
                 group_uuid, sender, [sender, recipient], GroupKind.DIRECT, None, text, created_at
             )
-            pair = {
+            pair_put = {
                 "Put": {
                     "TableName": self.table,
                     "Item": {
@@ -559,7 +596,7 @@ class MessageStore:
                 }
             }
             try:
-                self._transact([pair, *actions])
+                self._transact([pair_put, *actions])
             except _Cancelled as cancelled:
                 if cancelled.failed_condition_at(0) or cancelled.retryable:
                     continue  # the other side won the pair (or a conflict): read it again
@@ -568,7 +605,7 @@ class MessageStore:
             return Sent(group_uuid=group_uuid, message=message, created_group=True)
         raise AssertionError("unreachable")
 
-    def _adopt_seed_group(self, sender: UserRef, recipient: UserRef) -> str | None:
+    def _adopt_seed_group(self, sender: UserRef, recipient: UserRef) -> tuple[str, bool] | None:
         """A conversation of this pair written in the seed's format (conversation rows only, no
         pair row), which then gets its pair row so later openings find it with one GetItem.
         Paid once per pair, on first contact: one query of the sender's conversation rows."""
@@ -597,14 +634,15 @@ class MessageStore:
                     "sk": _s(keys.PAIR_SK),
                     "group_uuid": _s(group_uuid),
                     "created_at": _s(keys.now_timestamp(self._clock)),
+                    "seed_format": {"BOOL": True},
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            return self.find_direct_group(sender.uuid, recipient.uuid)  # the other side adopted
-        return group_uuid
+            return self._pair(sender.uuid, recipient.uuid)  # the other side adopted it first
+        return group_uuid, True
 
     def create_group(
         self, creator: UserRef, others: list[UserRef], name: str, text: str | None = None
