@@ -13,8 +13,9 @@ dev: setup
 test: setup lint typecheck
 	.venv/bin/pytest -m "not slow" $(PYTEST_FLAGS)
 
+# Long suites carry the `slow` marker; none is slow enough yet (pytest exits 5 when none is found).
 test-slow: setup
-	.venv/bin/pytest -m slow $(PYTEST_FLAGS)
+	.venv/bin/pytest -m slow $(PYTEST_FLAGS) || [ $$? -eq 5 ]
 
 lint: setup
 	.venv/bin/ruff check src tests bench

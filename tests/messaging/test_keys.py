@@ -72,3 +72,11 @@ def test_uuids_are_canonicalised_or_refused() -> None:
     for bad in ("nonsense", "", "5ae290ed", "' OR 1=1 --"):
         with pytest.raises(keys.InvalidKey):
             keys.parse_uuid(bad)
+
+
+def test_shown_timestamps_are_utc_whatever_the_seed_wrote() -> None:
+    assert keys.shown_timestamp("2023-04-01T12:00:00+02:00") == "2023-04-01T10:00:00.000000+00:00"
+    assert keys.shown_timestamp("2023-04-01T10:00:00.5") == "2023-04-01T10:00:00.500000+00:00"
+    ours = keys.message_sk("2026-11-28T05:07:14.123456+00:00", "m")
+    assert keys.shown_timestamp(ours) == "2026-11-28T05:07:14.123456+00:00"
+    assert keys.shown_timestamp("not a time") == "not a time"

@@ -127,6 +127,16 @@ def user_uuid_from_conversation_pk(pk: str) -> str:
     return pk[len(CONVERSATION_PREFIX) :]
 
 
+def shown_timestamp(sk: str) -> str:
+    """The timestamp a reader sees for a message or conversation sk: ours as stored, the seed's
+    (any offset or precision) brought to UTC with microseconds; text that is no timestamp as is."""
+    head = timestamp_of_sk(sk)
+    try:
+        return normalize_timestamp(head)
+    except InvalidKey:
+        return head
+
+
 def timestamp_of_sk(sk: str) -> str:
     """The bare timestamp of a message or conversation sk, ours (`ts#tie`) or the seed's (`ts`)."""
     head, _, _ = sk.partition("#")

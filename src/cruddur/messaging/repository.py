@@ -122,7 +122,7 @@ def message_from_item(item: Item) -> Message:
         handle=_str(item, "user_handle"),
         display_name=_str(item, "user_display_name"),
         text=_str(item, "message"),
-        created_at=keys.timestamp_of_sk(sk),
+        created_at=keys.shown_timestamp(sk),
         sk=sk,
     )
 
@@ -138,7 +138,7 @@ def conversation_from_item(item: Item) -> Conversation:
         handle=_str(item, "user_handle"),
         display_name=_str(item, "user_display_name"),
         message=_str(item, "message"),
-        last_reply_at=keys.timestamp_of_sk(sk),
+        last_reply_at=keys.shown_timestamp(sk),
         sk=sk,
         kind=kind,
         group_name=_str(item, "group_name") or None,
