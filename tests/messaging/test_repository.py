@@ -44,6 +44,52 @@ def every_message(store: MessageStore, group_uuid: str, page_size: int = 20) -> 
     return [m for chunk in reversed(pages) for m in chunk]
 
 
+def write_seed_conversation(
+    ddb, table_name, a: UserRef, b: UserRef, lines: int, start: datetime | None = None
+) -> str:
+    """What the seed's own bin/ddb/seed writes: message i at start + i minutes (from now, the last
+    ones lie in the future), both conversation rows at the last message, plain puts with
+    `isoformat()` timestamps, no pair or group rows."""
+    group = keys.new_uuid()
+    now = start or datetime.now(UTC)
+    last = None
+    for i in range(lines):
+        sender = a if i % 2 == 0 else b
+        last = (now + timedelta(minutes=i)).isoformat()
+        ddb.put_item(
+            TableName=table_name,
+            Item={
+                k: {"S": v}
+                for k, v in {
+                    "pk": f"MSG#{group}",
+                    "sk": last,
+                    "message_uuid": keys.new_uuid(),
+                    "message": f"seed line {i}",
+                    "user_uuid": sender.uuid,
+                    "user_display_name": sender.display_name,
+                    "user_handle": sender.handle,
+                }.items()
+            },
+        )
+    for owner, other in ((a, b), (b, a)):
+        ddb.put_item(
+            TableName=table_name,
+            Item={
+                k: {"S": v}
+                for k, v in {
+                    "pk": f"GRP#{owner.uuid}",
+                    "sk": last,
+                    "message_group_uuid": group,
+                    "message": f"seed line {lines - 1}",
+                    "user_uuid": other.uuid,
+                    "user_display_name": other.display_name,
+                    "user_handle": other.handle,
+                }.items()
+            },
+        )
+    return group
+
+
 # --- D: opening conversations ---------------------------------------------------------------
 
 
@@ -276,37 +322,11 @@ def test_two_messages_in_the_same_microsecond_settle_on_the_larger_key(ddb, tabl
 
 
 def test_rows_in_the_seeds_format_are_read_and_moved(store, ddb, table_name, alice, bob):
-    group = keys.new_uuid()
-    old = "2023-04-01T10:00:00.000000+00:00"
-    put = lambda item: ddb.put_item(  # noqa: E731
-        TableName=table_name, Item={k: {"S": v} for k, v in item.items()}
-    )
-    put(
-        {
-            "pk": f"MSG#{group}",
-            "sk": old,
-            "message_uuid": keys.new_uuid(),
-            "message": "seed hello",
-            "user_uuid": alice.uuid,
-            "user_display_name": "Alice",
-            "user_handle": "alice",
-        }
-    )
-    for owner, other in ((alice, bob), (bob, alice)):
-        put(
-            {
-                "pk": f"GRP#{owner.uuid}",
-                "sk": old,
-                "message_group_uuid": group,
-                "message": "seed hello",
-                "user_uuid": other.uuid,
-                "user_display_name": other.display_name,
-                "user_handle": other.handle,
-            }
-        )
+    old = datetime(2023, 4, 1, 10, 0, tzinfo=UTC)
+    group = write_seed_conversation(ddb, table_name, alice, bob, lines=1, start=old)
 
     (message,) = store.list_messages(group).items
-    assert (message.text, message.created_at) == ("seed hello", old)
+    assert (message.text, message.created_at) == ("seed line 0", "2023-04-01T10:00:00.000000+00:00")
     assert store.list_conversations(alice.uuid).items[0].group_uuid == group
     assert store.is_member(group, alice.uuid) and not store.is_member(group, keys.new_uuid())
 
@@ -318,21 +338,7 @@ def test_rows_in_the_seeds_format_are_read_and_moved(store, ddb, table_name, ali
 
 
 def test_members_of_a_seed_format_group_are_its_row_owners(store, ddb, table_name, alice, bob):
-    group = keys.new_uuid()
-    ts = "2023-04-01T10:00:00.000000+00:00"
-    for owner, other in ((alice, bob), (bob, alice)):
-        ddb.put_item(
-            TableName=table_name,
-            Item={
-                "pk": {"S": keys.conversation_pk(owner.uuid)},
-                "sk": {"S": ts},
-                "message_group_uuid": {"S": group},
-                "message": {"S": "seed"},
-                "user_uuid": {"S": other.uuid},
-                "user_display_name": {"S": other.display_name},
-                "user_handle": {"S": other.handle},
-            },
-        )
+    group = write_seed_conversation(ddb, table_name, alice, bob, lines=2)
     members = store.list_members(group)
     assert {(m.user_uuid, m.handle) for m in members} == {(alice.uuid, "alice"), (bob.uuid, "bob")}
 
@@ -340,71 +346,20 @@ def test_members_of_a_seed_format_group_are_its_row_owners(store, ddb, table_nam
 def test_opening_a_pair_that_talks_in_the_seeds_format_reuses_that_group(
     store, ddb, table_name, alice, bob
 ):
-    group = keys.new_uuid()
-    ts = "2023-04-01T10:00:00.000000+00:00"
-    for owner, other in ((alice, bob), (bob, alice)):
-        ddb.put_item(
-            TableName=table_name,
-            Item={
-                "pk": {"S": keys.conversation_pk(owner.uuid)},
-                "sk": {"S": ts},
-                "message_group_uuid": {"S": group},
-                "message": {"S": "from the old tools"},
-                "user_uuid": {"S": other.uuid},
-                "user_display_name": {"S": other.display_name},
-                "user_handle": {"S": other.handle},
-            },
-        )
+    past = datetime(2023, 4, 1, 10, 0, tzinfo=UTC)
+    group = write_seed_conversation(ddb, table_name, alice, bob, lines=2, start=past)
 
     reopened = store.open_direct_conversation(bob, alice, "found you")
 
     assert (reopened.group_uuid, reopened.created_group) == (group, False)
     assert store.find_direct_group(alice.uuid, bob.uuid) == group  # adopted: one GetItem next time
     assert store.open_direct_conversation(alice, bob, "again").group_uuid == group
-    assert [m.text for m in store.list_messages(group).items] == ["found you", "again"]
-
-
-def write_seed_conversation(ddb, table_name, a: UserRef, b: UserRef, lines: int) -> str:
-    """What the seed's own bin/ddb/seed writes: message i at now + i minutes (so the last ones lie
-    in the future), both conversation rows at the last message, plain puts, no pair or group rows."""
-    group = keys.new_uuid()
-    now = datetime.now(UTC)
-    last = None
-    for i in range(lines):
-        sender = a if i % 2 == 0 else b
-        last = (now + timedelta(minutes=i)).isoformat()
-        ddb.put_item(
-            TableName=table_name,
-            Item={
-                k: {"S": v}
-                for k, v in {
-                    "pk": f"MSG#{group}",
-                    "sk": last,
-                    "message_uuid": keys.new_uuid(),
-                    "message": f"seed line {i}",
-                    "user_uuid": sender.uuid,
-                    "user_display_name": sender.display_name,
-                    "user_handle": sender.handle,
-                }.items()
-            },
-        )
-    for owner, other in ((a, b), (b, a)):
-        ddb.put_item(
-            TableName=table_name,
-            Item={
-                k: {"S": v}
-                for k, v in {
-                    "pk": f"GRP#{owner.uuid}",
-                    "sk": last,
-                    "message_group_uuid": group,
-                    "message": f"seed line {lines - 1}",
-                    "user_uuid": other.uuid,
-                    "user_display_name": other.display_name,
-                    "user_handle": other.handle,
-                }.items()
-            },
-        )
-    return group
+    assert [m.text for m in store.list_messages(group).items] == [
+        "seed line 0",
+        "seed line 1",
+        "found you",
+        "again",
+    ]
 
 
 def test_a_reply_into_a_future_dated_seed_conversation_becomes_its_latest(
