@@ -33,4 +33,5 @@ bench: setup
 
 clean:
 	-.venv/bin/cruddur ddb local stop
+	-.venv/bin/cruddur db local stop
 	rm -rf .data dist build
