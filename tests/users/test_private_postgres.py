@@ -115,7 +115,8 @@ def test_a_pool_uses_a_restarted_server_within_seconds(cluster_dir: Path) -> Non
         recovered_after = time.monotonic() - back
     finally:
         pool.close()
-    assert recovered_after < 4, f"the pool used the restarted server {recovered_after:.1f}s later"
+    # before the fix this took ~20 s; the bound leaves room for a loaded machine
+    assert recovered_after < 10, f"the pool used the restarted server {recovered_after:.1f}s later"
 
 
 @needs_initdb
