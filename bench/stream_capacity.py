@@ -37,8 +37,9 @@ from cruddur.messaging.capacity import CapacityMeter
 from cruddur.messaging.models import Message, UserRef
 from cruddur.messaging.repository import MessageStore
 from cruddur.streams.records import decode_message
-from cruddur.streams.shards import describe_shards, order_shards
+from cruddur.streams.shards import read_all_records
 from cruddur.streams.worker import StreamWorker, WorkerConfig, build_worker
+from cruddur.users.models import demo_user_uuid
 
 BURSTS = (1, 10, 100)
 DEADLINE_SECONDS = 30.0
@@ -49,13 +50,7 @@ SENDERS = 8
 
 
 def person(handle: str) -> UserRef:
-    import uuid
-
-    return UserRef(
-        str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://cruddur.com/users/{handle}")),
-        handle,
-        handle.title(),
-    )
+    return UserRef(demo_user_uuid(handle), handle, handle.title())
 
 
 PEOPLE = [person(h) for h in ("andrewbrown", "bayko", "carol", "dave", "erin")]
@@ -149,22 +144,10 @@ def wait_idle(worker: StreamWorker, quiet_seconds: float) -> None:
 
 
 def message_records_since(settings: Settings, after: int) -> list[dict[str, Any]]:
-    streams = dynamodb_streams_client(settings)
     arn = schema.stream_arn(dynamodb_client(settings), settings.table_name)
-    records: list[dict[str, Any]] = []
-    for shard in order_shards(describe_shards(streams, arn)):
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
-        ).get("ShardIterator")
-        while iterator:
-            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
-            if not answer["Records"]:
-                break
-            records.extend(answer["Records"])
-            iterator = answer.get("NextShardIterator")
     return [
         r
-        for r in records
+        for r in read_all_records(dynamodb_streams_client(settings), arn)
         if int(r["dynamodb"]["SequenceNumber"]) > after and decode_message(r) is not None
     ]
 

@@ -17,6 +17,7 @@ from cruddur.local.processes import free_port
 from cruddur.messaging import schema
 from cruddur.messaging.models import UserRef
 from cruddur.messaging.repository import MessageStore
+from cruddur.users.models import demo_user_uuid
 
 pytest_plugins = ["fixtures_postgres", "fixtures_api", "fixtures_streams"]
 
@@ -71,7 +72,7 @@ def store(ddb, table_name: str) -> MessageStore:
 
 def make_user(handle: str) -> UserRef:
     return UserRef(
-        uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://cruddur.com/users/{handle}")),
+        uuid=demo_user_uuid(handle),
         handle=handle,
         display_name=handle.title(),
     )

@@ -4,7 +4,6 @@ as stored, and faults DynamoDB Local never shows (GSI lag, a crash right after a
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,34 +16,19 @@ from cruddur.config import Settings
 from cruddur.messaging import keys, schema
 from cruddur.messaging.models import Message, Sent, UserRef
 from cruddur.messaging.repository import MessageStore
-from cruddur.streams.shards import describe_shards, order_shards
+from cruddur.streams.shards import read_all_records
+from cruddur.users.models import demo_user_uuid
 
 
 def user(handle: str) -> UserRef:
-    return UserRef(
-        uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://cruddur.com/users/{handle}")),
-        handle=handle,
-        display_name=handle.title(),
-    )
+    return UserRef(uuid=demo_user_uuid(handle), handle=handle, display_name=handle.title())
 
 
 def read_stream(settings: Settings) -> list[dict[str, Any]]:
     """Every record of the table's stream so far, shards in order (a test's stand-in for Lambda)."""
-    streams = dynamodb_streams_client(settings)
     arn = schema.stream_arn(dynamodb_client(settings), settings.table_name)
     assert arn, "the test table has no stream"
-    records: list[dict[str, Any]] = []
-    for shard in order_shards(describe_shards(streams, arn)):
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
-        ).get("ShardIterator")
-        while iterator:
-            answer = streams.get_records(ShardIterator=iterator, Limit=1000)
-            records.extend(answer["Records"])
-            if not answer["Records"]:
-                break
-            iterator = answer.get("NextShardIterator")
-    return records
+    return read_all_records(dynamodb_streams_client(settings), arn)
 
 
 def message_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

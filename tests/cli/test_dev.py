@@ -10,6 +10,16 @@ from cruddur.messaging.repository import MessageStore
 from cruddur.users.models import demo_user_uuid
 
 
+def run_dev(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cruddur", "dev", "--no-serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_dev_loads_both_schemas_and_seeds_both_stores(
     dynamodb_local, ddb, table_name, postgres_url, tmp_path
 ):
@@ -22,13 +32,7 @@ def test_dev_loads_both_schemas_and_seeds_both_stores(
         CRUDDUR_DATA_DIR=str(tmp_path),
     )
     env.pop("AWS_ENDPOINT_URL", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "cruddur", "dev", "--no-serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_dev(env)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"using the engine already answering at {dynamodb_local.endpoint_url}" in run.stdout
 
@@ -40,12 +44,6 @@ def test_dev_loads_both_schemas_and_seeds_both_stores(
     (row,) = store.list_conversations(demo_user_uuid("bayko")).items
     assert row.group_uuid == group and row.message == last.text
 
-    again = subprocess.run(
-        [sys.executable, "-m", "cruddur", "dev", "--no-serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = run_dev(env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already have conversation" in again.stdout  # a second run writes nothing twice

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_user
 from cruddur.messaging import services
 from cruddur.messaging.errors import GroupNotFound, InvalidInput, UserNotFound
 from cruddur.messaging.models import MAX_MESSAGE_CHARS, UserRef
@@ -106,9 +105,3 @@ def test_a_malformed_cursor_is_invalid_input(store, alice):
     with pytest.raises(InvalidInput) as refused:
         services.list_conversations(store, alice, cursor="%%%")
     assert refused.value.codes == ["cursor_invalid"]
-
-
-def test_demo_users_have_fixed_uuids():
-    from cruddur.users.models import demo_user_uuid
-
-    assert make_user("andrewbrown").uuid == demo_user_uuid("andrewbrown")

@@ -22,35 +22,12 @@ from cruddur.users.models import User
 EXTENSION = "cruddur"
 
 
-def storable_handle(handle: str) -> bool:
-    """PostgreSQL text cannot hold a NUL (the driver raises instead of matching nothing)."""
-    return "\x00" not in handle
-
-
-class UserDirectory:
-    """The users store as the views hand it to the messaging services: a handle no user can have
-    finds nobody, instead of reaching the database."""
-
-    def __init__(self, users: Any) -> None:
-        self._users = users
-
-    def find_by_handle(self, handle: str) -> User | None:
-        return self._users.find_by_handle(handle) if storable_handle(handle) else None
-
-    def find_by_handles(self, handles: list[str]) -> list[User]:
-        return self._users.find_by_handles([h for h in handles if storable_handle(h)])
-
-
 @dataclass(frozen=True)
 class ApiContext:
     settings: Settings
     store: MessageStore
     users: Any  # cruddur.users.repository.UserRepository, or a test double with its methods
     identity: Identity
-
-    @property
-    def directory(self) -> UserDirectory:
-        return UserDirectory(self.users)
 
 
 def api() -> ApiContext:

@@ -63,7 +63,7 @@ def create_message():
         )
         return jsonify(message_json(message))
     sent = services.open_conversation(
-        store, api().directory, current_user(), fields["handle"], fields["message"]
+        store, api().users, current_user(), fields["handle"], fields["message"]
     )
     return jsonify({"message_group_uuid": sent.group_uuid, **message_json(sent.message)})
 
@@ -74,7 +74,7 @@ def create_message_group():
     fields = typed_fields(json_object(), name=str, handles=list, message=str)
     store = api().store
     outcome = services.create_group(
-        store, api().directory, current_user(), fields["name"], fields["handles"], fields["message"]
+        store, api().users, current_user(), fields["name"], fields["handles"], fields["message"]
     )
     if isinstance(outcome, MessageGroup):
         return jsonify(group_json(outcome))

@@ -12,13 +12,11 @@ from cruddur.messaging.errors import UserNotFound
 # page asks for it without a token. A token that is sent must still verify.
 bp = public(Blueprint("users", __name__))
 
-MAX_HANDLE_CHARS = 100
-
 
 @bp.get("/api/users/@<handle>/short")
 def user_short(handle: str):
     """`{uuid, handle, display_name}` of @handle; 404 when there is none."""
-    user = api().directory.find_by_handle(handle) if len(handle) <= MAX_HANDLE_CHARS else None
+    user = api().users.find_by_handle(handle)
     if user is None:
         raise UserNotFound(handle)
     return jsonify({"uuid": user.uuid, "handle": user.handle, "display_name": user.display_name})

@@ -95,3 +95,20 @@ def describe_shards(streams_client: Any, stream_arn: str) -> list[Shard]:
         if not last:
             return shards
         params["ExclusiveStartShardId"] = last
+
+
+def read_all_records(streams_client: Any, stream_arn: str) -> list[dict[str, Any]]:
+    """Every record the stream holds now, shards parents-first, each from TRIM_HORIZON to where
+    it has nothing more (a one-off read for tests and benchmarks; the worker reads incrementally)."""
+    records: list[dict[str, Any]] = []
+    for shard in order_shards(describe_shards(streams_client, stream_arn)):
+        iterator = streams_client.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+        ).get("ShardIterator")
+        while iterator:
+            answer = streams_client.get_records(ShardIterator=iterator, Limit=1000)
+            if not answer["Records"]:
+                break
+            records.extend(answer["Records"])
+            iterator = answer.get("NextShardIterator")
+    return records
