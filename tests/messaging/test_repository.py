@@ -52,40 +52,32 @@ def write_seed_conversation(
     `isoformat()` timestamps, no pair or group rows."""
     group = keys.new_uuid()
     now = start or datetime.now(UTC)
-    last = None
+
+    def put(**attributes: str) -> None:
+        ddb.put_item(TableName=table_name, Item={k: {"S": v} for k, v in attributes.items()})
+
+    last = ""
     for i in range(lines):
         sender = a if i % 2 == 0 else b
         last = (now + timedelta(minutes=i)).isoformat()
-        ddb.put_item(
-            TableName=table_name,
-            Item={
-                k: {"S": v}
-                for k, v in {
-                    "pk": f"MSG#{group}",
-                    "sk": last,
-                    "message_uuid": keys.new_uuid(),
-                    "message": f"seed line {i}",
-                    "user_uuid": sender.uuid,
-                    "user_display_name": sender.display_name,
-                    "user_handle": sender.handle,
-                }.items()
-            },
+        put(
+            pk=f"MSG#{group}",
+            sk=last,
+            message_uuid=keys.new_uuid(),
+            message=f"seed line {i}",
+            user_uuid=sender.uuid,
+            user_display_name=sender.display_name,
+            user_handle=sender.handle,
         )
     for owner, other in ((a, b), (b, a)):
-        ddb.put_item(
-            TableName=table_name,
-            Item={
-                k: {"S": v}
-                for k, v in {
-                    "pk": f"GRP#{owner.uuid}",
-                    "sk": last,
-                    "message_group_uuid": group,
-                    "message": f"seed line {lines - 1}",
-                    "user_uuid": other.uuid,
-                    "user_display_name": other.display_name,
-                    "user_handle": other.handle,
-                }.items()
-            },
+        put(
+            pk=f"GRP#{owner.uuid}",
+            sk=last,
+            message_group_uuid=group,
+            message=f"seed line {lines - 1}",
+            user_uuid=other.uuid,
+            user_display_name=other.display_name,
+            user_handle=other.handle,
         )
     return group
 

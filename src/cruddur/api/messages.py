@@ -72,14 +72,18 @@ def create_message():
 def create_message_group():
     """A named group of the caller and `handles`, with an optional first message."""
     fields = typed_fields(json_object(), name=str, handles=list, message=str)
-    store = api().store
     outcome = services.create_group(
-        store, api().users, current_user(), fields["name"], fields["handles"], fields["message"]
+        api().store,
+        api().users,
+        current_user(),
+        fields["name"],
+        fields["handles"],
+        fields["message"],
     )
     if isinstance(outcome, MessageGroup):
         return jsonify(group_json(outcome))
-    group = store.get_group(outcome.group_uuid)
-    body = group_json(group) if group else {"message_group_uuid": outcome.group_uuid}
+    assert outcome.group is not None  # create_group names the group it made
+    body = group_json(outcome.group)
     body["message"] = message_json(outcome.message)
     return jsonify(body)
 

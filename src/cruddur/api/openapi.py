@@ -56,32 +56,29 @@ _GROUP_UUID = {
 def openapi_document() -> dict[str, Any]:
     text = {"type": "string"}
     timestamp = {"type": "string", "description": "UTC ISO 8601 with microseconds, +00:00"}
+    entry = {
+        "type": "object",
+        "required": ["uuid", "display_name", "handle", "message", "created_at"],
+        "properties": {
+            "uuid": text,
+            "display_name": text,
+            "handle": text,
+            "message": text,
+            "created_at": timestamp,
+        },
+    }
     schemas = {
         "Errors": {
             "type": "object",
             "required": ["errors"],
             "properties": {"errors": {"type": "array", "items": text}},
         },
-        "Message": {
-            "type": "object",
-            "required": ["uuid", "display_name", "handle", "message", "created_at"],
-            "properties": {
-                "uuid": text,
-                "display_name": text,
-                "handle": text,
-                "message": text,
-                "created_at": timestamp,
-            },
-        },
+        "Message": entry,
+        # a conversation is an entry of the same shape (the other party, the latest message)
         "MessageGroup": {
-            "type": "object",
-            "required": ["uuid", "display_name", "handle", "message", "created_at"],
+            **entry,
             "properties": {
-                "uuid": text,
-                "display_name": text,
-                "handle": text,
-                "message": text,
-                "created_at": timestamp,
+                **entry["properties"],
                 "kind": {"enum": ["direct", "group"]},
                 "name": text,
             },

@@ -3,7 +3,6 @@ or the local identity provider from the settings."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,17 +49,6 @@ class Authenticator:
         return user
 
 
-def _by_uuid(users: UserLookup) -> Callable[[str], User | None]:
-    def find(subject: str) -> User | None:
-        try:
-            canonical = str(uuid.UUID(subject))
-        except ValueError:
-            return None
-        return users.find_by_uuid(canonical)
-
-    return find
-
-
 @dataclass(frozen=True)
 class Identity:
     """What the API needs of authentication: the authenticator, and the local identity provider
@@ -88,4 +76,4 @@ def identity_for(settings: Settings, users: UserLookup, key_set: KeySet | None =
     local_keys = LocalKeySet.in_data_dir(settings.data_dir)
     verifier = TokenVerifier(key_set or local_keys, LOCAL_ISSUER, LOCAL_CLIENT_ID)
     provider = LocalIdentityProvider(local_keys, users)
-    return Identity(Authenticator(verifier, _by_uuid(users)), provider, local_keys)
+    return Identity(Authenticator(verifier, users.find_by_uuid), provider, local_keys)

@@ -89,3 +89,4 @@ class Sent:
     group_uuid: str
     message: Message
     created_group: bool
+    group: MessageGroup | None = None  # set when the send created a named group

@@ -661,9 +661,7 @@ class MessageStore:
                 if cancelled.retryable:
                     continue
                 raise
-            if message is not None:
-                return Sent(group_uuid=group_uuid, message=message, created_group=True)
-            return MessageGroup(
+            group = MessageGroup(
                 uuid=group_uuid,
                 kind=GroupKind.GROUP,
                 name=name,
@@ -671,6 +669,9 @@ class MessageStore:
                 created_at=created_at,
                 members_count=len(members),
             )
+            if message is not None:
+                return Sent(group_uuid=group_uuid, message=message, created_group=True, group=group)
+            return group
         raise AssertionError("unreachable")
 
     # --- E: move conversation rows to a newer message ---------------------------------------
