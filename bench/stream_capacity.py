@@ -29,16 +29,19 @@ from pathlib import Path
 from typing import Any
 
 from cruddur.aws import dynamodb_client, dynamodb_streams_client
+from cruddur.bootstrap import stream_worker
 from cruddur.config import Settings, project_root
 from cruddur.local.dynamodb import DynamoDBLocal
 from cruddur.local.processes import free_port
 from cruddur.messaging import keys, schema
 from cruddur.messaging.capacity import CapacityMeter
+from cruddur.messaging.fake import StaticUserDirectory
 from cruddur.messaging.models import Message, UserRef
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.repository import DynamoMessageRepository
+from cruddur.messaging.services import MessagingService, new_message
 from cruddur.streams.records import decode_message
 from cruddur.streams.shards import read_all_records
-from cruddur.streams.worker import StreamWorker, WorkerConfig, build_worker
+from cruddur.streams.worker import StreamWorker, WorkerConfig
 from cruddur.users.models import demo_user_uuid
 
 BURSTS = (1, 10, 100)
@@ -177,17 +180,19 @@ def run_scenario(base: Settings, group_size: int, burst: int) -> Figures:
     client = dynamodb_client(settings)
     schema.create_table(client, table)
     try:
-        store = MessageStore(client, table)
         members = PEOPLE[:group_size]
+        service = MessagingService(
+            DynamoMessageRepository(client, table), StaticUserDirectory(members)
+        )
         if group_size == 2:
-            group = store.open_direct_conversation(members[0], members[1], "hello").group_uuid
+            group = service.open_conversation_with(members[0], members[1], "hello").group_uuid
         else:
-            sent = store.create_group(members[0], members[1:], "bench", "hello")
-            group = sent.group_uuid  # type: ignore[union-attr]
+            handles = [m.handle for m in members[1:]]
+            group = service.create_group(members[0], "bench", handles, "hello").group.uuid
 
         stop = threading.Event()
-        worker = build_worker(settings, WorkerConfig(), stop)
-        worker_meter = CapacityMeter().attach(worker.store.client)
+        worker = stream_worker(settings, WorkerConfig(), stop)
+        worker_meter = CapacityMeter().attach(worker.repo.client)  # type: ignore[attr-defined]
         runner = threading.Thread(target=worker.run, daemon=True)
         runner.start()
         wait_idle(worker, quiet_seconds=0.6)  # the creation's records are done with
@@ -200,11 +205,15 @@ def run_scenario(base: Settings, group_size: int, burst: int) -> Figures:
         watcher.start()
         sender_client = dynamodb_client(settings)
         sender_meter = CapacityMeter().attach(sender_client)
-        sender = MessageStore(sender_client, table)
+        sender = DynamoMessageRepository(sender_client, table)
         batches_before = worker.batches
 
         def send(i: int) -> Message:
-            message = sender.append_message(group, members[i % group_size], f"burst {i}")
+            # the message write alone (membership is the API's cost, counted in the README)
+            message = new_message(
+                group, members[i % group_size], f"burst {i}", keys.now_timestamp()
+            )
+            sender.add_message(message)
             watcher.sent(message, time.monotonic())
             return message
 

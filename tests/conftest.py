@@ -16,7 +16,8 @@ from cruddur.local.dynamodb import DynamoDBLocal
 from cruddur.local.processes import free_port
 from cruddur.messaging import schema
 from cruddur.messaging.models import UserRef
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.repository import DynamoMessageRepository
+from cruddur.messaging.services import MessagingService
 from cruddur.users.models import demo_user_uuid
 
 pytest_plugins = ["fixtures_postgres", "fixtures_api", "fixtures_streams"]
@@ -66,8 +67,16 @@ def settings(base_settings: Settings, table_name: str) -> Settings:
 
 
 @pytest.fixture
-def store(ddb, table_name: str) -> MessageStore:
-    return MessageStore(ddb, table_name)
+def repo(ddb, table_name: str) -> DynamoMessageRepository:
+    """The messages repository on this test's table."""
+    return DynamoMessageRepository(ddb, table_name)
+
+
+@pytest.fixture
+def messaging(repo: DynamoMessageRepository) -> MessagingService:
+    """The messaging use cases on this test's table (no user directory: tests open conversations
+    with `open_conversation_with`)."""
+    return MessagingService(repo)
 
 
 def make_user(handle: str) -> UserRef:

@@ -320,8 +320,8 @@ def local_mint(signing_key: Path) -> TokenMint:
 
 
 @pytest.fixture
-def app(settings: Settings, store, users, signing_key: Path):
-    return create_app(settings, store=store, users=users)
+def app(settings: Settings, repo, users, signing_key: Path):
+    return create_app(settings, messages=repo, users=users)
 
 
 @pytest.fixture

@@ -14,8 +14,10 @@ import pytest
 from cruddur.aws import dynamodb_client, dynamodb_streams_client
 from cruddur.config import Settings
 from cruddur.messaging import keys, schema
-from cruddur.messaging.models import Message, Sent, UserRef
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.fake import StaticUserDirectory
+from cruddur.messaging.models import Message, UserRef
+from cruddur.messaging.repository import DynamoMessageRepository
+from cruddur.messaging.services import MessagingService
 from cruddur.streams.shards import read_all_records
 from cruddur.users.models import demo_user_uuid
 
@@ -39,13 +41,13 @@ def message_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def conversation_rows(store: MessageStore) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def conversation_rows(repo: DynamoMessageRepository) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Every conversation row of the table, by (owner uuid, group uuid), read with a consistent
     scan (the truth, not the GSI)."""
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    params: dict[str, Any] = {"TableName": store.table, "ConsistentRead": True}
+    params: dict[str, Any] = {"TableName": repo.table, "ConsistentRead": True}
     while True:
-        page = store.client.scan(**params)
+        page = repo.client.scan(**params)
         for item in page["Items"]:
             pk = item["pk"]["S"]
             if pk.startswith(keys.CONVERSATION_PREFIX):
@@ -56,7 +58,7 @@ def conversation_rows(store: MessageStore) -> dict[tuple[str, str], list[dict[st
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def snapshot(store: MessageStore) -> dict[tuple[str, str], tuple[str, ...]]:
+def snapshot(repo: DynamoMessageRepository) -> dict[tuple[str, str], tuple[str, ...]]:
     """The conversation rows as comparable values (key and what they show)."""
     return {
         key: tuple(
@@ -66,13 +68,18 @@ def snapshot(store: MessageStore) -> dict[tuple[str, str], tuple[str, ...]]:
                 for r in items
             )
         )
-        for key, items in conversation_rows(store).items()
+        for key, items in conversation_rows(repo).items()
     }
 
 
-def assert_one_row_each(store: MessageStore) -> None:
-    for (owner, group), items in conversation_rows(store).items():
+def assert_one_row_each(repo: DynamoMessageRepository) -> None:
+    for (owner, group), items in conversation_rows(repo).items():
         assert len(items) == 1, f"{owner} has {len(items)} rows for group {group}"
+
+
+def append(repo: DynamoMessageRepository, group: str, sender: UserRef, text: str) -> Message:
+    """Send into the group through the use case (conversation rows are the processor's job)."""
+    return MessagingService(repo).send_message(sender, group, text)
 
 
 def newest_by_group(messages: list[Message]) -> dict[str, Message]:
@@ -84,10 +91,10 @@ def newest_by_group(messages: list[Message]) -> dict[str, Message]:
 
 
 def assert_rows_at(
-    store: MessageStore, newest: dict[str, Message], members: dict[str, list[str]]
+    repo: DynamoMessageRepository, newest: dict[str, Message], members: dict[str, list[str]]
 ) -> None:
     """Each member of each group has exactly one row, showing the group's newest message."""
-    rows = conversation_rows(store)
+    rows = conversation_rows(repo)
     for group, message in newest.items():
         for member in members[group]:
             items = rows.get((member, group), [])
@@ -112,28 +119,29 @@ def poll_until(
 
 @dataclass
 class Groups:
-    """Creates groups through the repository (pair, metadata, membership, conversation rows)."""
+    """Creates groups through the use cases (pair, metadata, membership, conversation rows)."""
 
-    store: MessageStore
+    messaging: MessagingService
     members: dict[str, list[str]]
 
     def direct(self, a: UserRef, b: UserRef, text: str = "hello") -> tuple[str, Message]:
-        sent = self.store.open_direct_conversation(a, b, text)
-        self.members[sent.group_uuid] = [a.uuid, b.uuid]
-        return sent.group_uuid, sent.message
+        opened = self.messaging.open_conversation_with(a, b, text)
+        self.members[opened.group_uuid] = [a.uuid, b.uuid]
+        return opened.group_uuid, opened.message
 
     def named(
         self, creator: UserRef, others: list[UserRef], text: str = "welcome"
     ) -> tuple[str, Message]:
-        sent = self.store.create_group(creator, others, "team", text)
-        assert isinstance(sent, Sent)
-        self.members[sent.group_uuid] = [creator.uuid, *[o.uuid for o in others]]
-        return sent.group_uuid, sent.message
+        service = MessagingService(self.messaging.messages, StaticUserDirectory(others))
+        created = service.create_group(creator, "team", [o.handle for o in others], text)
+        assert created.message is not None
+        self.members[created.group.uuid] = [creator.uuid, *[o.uuid for o in others]]
+        return created.group.uuid, created.message
 
 
 @pytest.fixture
-def groups(store: MessageStore) -> Groups:
-    return Groups(store, {})
+def groups(messaging: MessagingService) -> Groups:
+    return Groups(messaging, {})
 
 
 @pytest.fixture

@@ -10,15 +10,17 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from cruddur.api import messages, system
+from cruddur.api import messages as message_views
+from cruddur.api import system
 from cruddur.api import users as user_views
 from cruddur.api.context import EXTENSION, ApiContext
 from cruddur.api.errors import register_error_handler
 from cruddur.api.logs import api_logger
 from cruddur.auth.identity import identity_for
 from cruddur.auth.jwks import KeySet
+from cruddur.bootstrap import message_repository, messaging_service, user_repository
 from cruddur.config import Settings
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.ports import MessageRepository
 
 # A valid message (1024 code points, each escaped as a \uXXXX surrogate pair at worst: 12 KiB) always
 # fits; anything larger is refused before it is parsed.
@@ -30,32 +32,18 @@ CORS_HEADERS = "Authorization, Content-Type, X-Request-Id"
 CORS_EXPOSED = "Link, X-Request-Id"
 
 
-def _message_store(settings: Settings) -> MessageStore:
-    from cruddur.aws import dynamodb_client
-
-    return MessageStore(dynamodb_client(settings), settings.table_name)
-
-
-def _user_repository(settings: Settings) -> Any:
-    from cruddur.users.db import create_pool, local_connection_url
-    from cruddur.users.repository import UserRepository
-
-    url = settings.connection_url or local_connection_url(settings, start=False)
-    return UserRepository(create_pool(url))
-
-
 def create_app(
     settings: Settings | None = None,
     *,
-    store: MessageStore | None = None,
+    messages: MessageRepository | None = None,
     users: Any = None,
     key_set: KeySet | None = None,
 ) -> Flask:
-    """The API. `store` and `users` replace the repositories built from `settings`; `key_set`
+    """The API. `messages` and `users` replace the repositories built from `settings`; `key_set`
     replaces the JWKS source (tests serve their own instead of Cognito's)."""
     settings = settings or Settings.from_env()
-    store = store or _message_store(settings)
-    users = users if users is not None else _user_repository(settings)
+    messages = messages if messages is not None else message_repository(settings)
+    users = users if users is not None else user_repository(settings)
     identity = identity_for(settings, users, key_set)
     if identity.local_keys is not None and key_set is None and not identity.local_keys.exists():
         api_logger().warning(
@@ -67,13 +55,15 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = ApiContext(settings, store, users, identity)
+    app.extensions[EXTENSION] = ApiContext(
+        settings, messages, messaging_service(messages, users), users, identity
+    )
 
     app.before_request(_start_request)
     app.after_request(_cors(settings.frontend_url.rstrip("/")))
     app.after_request(_finish_request)
     register_error_handler(app)
-    for blueprint in (messages.bp, user_views.bp, system.bp):
+    for blueprint in (message_views.bp, user_views.bp, system.bp):
         app.register_blueprint(blueprint)
     return app
 

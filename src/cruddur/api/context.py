@@ -16,7 +16,8 @@ from cruddur.auth.identity import Identity
 from cruddur.config import Settings
 from cruddur.messaging.errors import InvalidInput
 from cruddur.messaging.models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.ports import MessageRepository
+from cruddur.messaging.services import MessagingService
 from cruddur.users.models import User
 
 EXTENSION = "cruddur"
@@ -25,7 +26,8 @@ EXTENSION = "cruddur"
 @dataclass(frozen=True)
 class ApiContext:
     settings: Settings
-    store: MessageStore
+    messages: MessageRepository
+    messaging: MessagingService
     users: Any  # cruddur.users.repository.UserRepository, or a test double with its methods
     identity: Identity
 

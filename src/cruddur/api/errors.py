@@ -5,10 +5,7 @@ Anything a client can send ends in a 4xx; a 500 means a bug here, and is logged 
 
 from __future__ import annotations
 
-import psycopg
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, jsonify
-from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from cruddur.api.logs import api_logger
@@ -70,15 +67,11 @@ def _answer(exc: Exception) -> Response:
     if isinstance(
         exc,
         messaging.StoreUnavailable
+        | messaging.StoreRefused
         | messaging.TableMissing
         | users.UsersUnavailable
         | users.UsersNotConfigured
-        | KeySetUnavailable
-        | psycopg.OperationalError
-        | PoolTimeout
-        # whatever else DynamoDB answers is the store failing, never the client's input
-        | BotoCoreError
-        | ClientError,
+        | KeySetUnavailable,
     ):
         api_logger().warning("dependency unavailable: %s", exc, extra={"error": type(exc).__name__})
         return error_response(503, "service_unavailable")

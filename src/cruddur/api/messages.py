@@ -14,8 +14,6 @@ from cruddur.api.context import (
     typed_fields,
 )
 from cruddur.api.serializers import conversation_json, group_json, member_json, message_json
-from cruddur.messaging import services
-from cruddur.messaging.models import MessageGroup
 
 bp = protected(Blueprint("messages", __name__))
 
@@ -27,7 +25,7 @@ CURSOR_NAMES = ("before", "cursor")
 def list_message_groups():
     """The caller's conversations, most recent first."""
     limit, cursor = page_request(CURSOR_NAMES)
-    page = services.list_conversations(api().store, current_user(), limit=limit, cursor=cursor)
+    page = api().messaging.list_conversations(current_user(), limit=limit, cursor=cursor)
     return (
         jsonify([conversation_json(c) for c in page.items]),
         200,
@@ -39,9 +37,7 @@ def list_message_groups():
 def list_messages(group_uuid: str):
     """The newest page of the group's messages, oldest first; `Link: rel="next"` leads to older."""
     limit, cursor = page_request(CURSOR_NAMES)
-    page = services.list_messages(
-        api().store, current_user(), group_uuid, limit=limit, cursor=cursor
-    )
+    page = api().messaging.list_messages(current_user(), group_uuid, limit=limit, cursor=cursor)
     return (
         jsonify([message_json(m) for m in page.items]),
         200,
@@ -56,39 +52,30 @@ def create_message():
     answer names `message_group_uuid` (the client redirects to it). As in the seed, a group uuid
     wins when both are sent."""
     fields = typed_fields(json_object(), message=str, handle=str, message_group_uuid=str)
-    store = api().store
+    messaging = api().messaging
     if fields["message_group_uuid"] is not None:
-        message = services.send_message(
-            store, current_user(), fields["message_group_uuid"], fields["message"]
+        message = messaging.send_message(
+            current_user(), fields["message_group_uuid"], fields["message"]
         )
         return jsonify(message_json(message))
-    sent = services.open_conversation(
-        store, api().users, current_user(), fields["handle"], fields["message"]
-    )
-    return jsonify({"message_group_uuid": sent.group_uuid, **message_json(sent.message)})
+    opened = messaging.open_conversation(current_user(), fields["handle"], fields["message"])
+    return jsonify({"message_group_uuid": opened.group_uuid, **message_json(opened.message)})
 
 
 @bp.post("/api/message_groups")
 def create_message_group():
     """A named group of the caller and `handles`, with an optional first message."""
     fields = typed_fields(json_object(), name=str, handles=list, message=str)
-    outcome = services.create_group(
-        api().store,
-        api().users,
-        current_user(),
-        fields["name"],
-        fields["handles"],
-        fields["message"],
+    created = api().messaging.create_group(
+        current_user(), fields["name"], fields["handles"], fields["message"]
     )
-    if isinstance(outcome, MessageGroup):
-        return jsonify(group_json(outcome))
-    assert outcome.group is not None  # create_group names the group it made
-    body = group_json(outcome.group)
-    body["message"] = message_json(outcome.message)
+    body = group_json(created.group)
+    if created.message is not None:
+        body["message"] = message_json(created.message)
     return jsonify(body)
 
 
 @bp.get("/api/message_groups/<group_uuid>/members")
 def list_members(group_uuid: str):
-    members = services.list_members(api().store, current_user(), group_uuid)
+    members = api().messaging.list_members(current_user(), group_uuid)
     return jsonify([member_json(m) for m in members])

@@ -56,16 +56,17 @@ _GROUP_UUID = {
 def openapi_document() -> dict[str, Any]:
     text = {"type": "string"}
     timestamp = {"type": "string", "description": "UTC ISO 8601 with microseconds, +00:00"}
+    entry_properties: dict[str, Any] = {
+        "uuid": text,
+        "display_name": text,
+        "handle": text,
+        "message": text,
+        "created_at": timestamp,
+    }
     entry = {
         "type": "object",
         "required": ["uuid", "display_name", "handle", "message", "created_at"],
-        "properties": {
-            "uuid": text,
-            "display_name": text,
-            "handle": text,
-            "message": text,
-            "created_at": timestamp,
-        },
+        "properties": entry_properties,
     }
     schemas = {
         "Errors": {
@@ -78,7 +79,7 @@ def openapi_document() -> dict[str, Any]:
         "MessageGroup": {
             **entry,
             "properties": {
-                **entry["properties"],
+                **entry_properties,
                 "kind": {"enum": ["direct", "group"]},
                 "name": text,
             },

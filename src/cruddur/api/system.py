@@ -25,8 +25,7 @@ def _check(name: str, probe) -> str:
 
 
 def _probe_dynamodb() -> None:
-    store = api().store
-    store.client.describe_table(TableName=store.table)
+    api().messages.describe()
 
 
 def _probe_postgresql() -> None:

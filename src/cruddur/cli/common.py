@@ -9,18 +9,20 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cruddur.config import Settings
 from cruddur.local.installers import InstallError
 from cruddur.local.processes import EngineError
-from cruddur.messaging.errors import MessagingError
+from cruddur.messaging.errors import MessagingError, StoreUnavailable, TableMissing
+from cruddur.messaging.keys import InvalidKey
+from cruddur.streams.worker import StreamNotEnabled
+from cruddur.users.errors import UsersUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [MessagingError, EngineError, InstallError]
+    errors: list[type[BaseException]] = [MessagingError, InvalidKey, EngineError, InstallError]
     try:
         from cruddur.users.errors import UsersError  # type: ignore[attr-defined]
 
@@ -28,6 +30,23 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     except ImportError:  # pragma: no cover - the users package always ships it
         pass
     return tuple(errors)
+
+
+def hint_for(exc: BaseException) -> str | None:
+    """What the person at the terminal can do about `exc`: the adapters state facts only."""
+    if isinstance(exc, StoreUnavailable):
+        if exc.local:
+            return "start it with `cruddur ddb local start`"
+        return "check the network and your AWS credentials (aws configure), or drop --prod"
+    if isinstance(exc, TableMissing):
+        return "run `cruddur ddb schema-load`"
+    if isinstance(exc, StreamNotEnabled):
+        return "create the table with `cruddur ddb schema-load`"
+    if isinstance(exc, UsersUnavailable):
+        if exc.prod:
+            return "check PROD_CONNECTION_URL and that the database accepts connections from here"
+        return "start the private cluster with `cruddur db local start` or set CONNECTION_URL"
+    return None
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -43,14 +62,8 @@ def one_line_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except _expected_errors() as exc:
-            fail(str(exc))
-        except NoCredentialsError:
-            fail("no AWS credentials found: configure them (aws configure) or drop --prod")
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            fail(f"DynamoDB refused the request: {error.get('Code')}: {error.get('Message')}")
-        except BotoCoreError as exc:
-            fail(f"AWS call failed: {exc}")
+            hint = hint_for(exc)
+            fail(f"{exc}: {hint}" if hint else str(exc))
 
     return wrapper  # type: ignore[return-value]
 

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import psycopg
 from botocore.exceptions import ClientError
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
+from cruddur import bootstrap
 from cruddur.aws import cognito_idp_client
 from cruddur.cli.common import fail, one_line_errors, prod_options, resolve_prod, toolkit_settings
 from cruddur.config import Settings
@@ -25,22 +24,20 @@ from cruddur.users import db as users_db
 from cruddur.users.cognito import update_cognito_user_ids
 from cruddur.users.repository import UserRepository
 from cruddur.users.seed import seed_users
+from cruddur.users.urls import split_password
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(highlight=False, soft_wrap=True)
 
 
 def db_errors(func: F) -> F:
-    """`one_line_errors` plus what only this family meets: PostgreSQL's own refusals (no
-    privilege, a broken migration) and Cognito's."""
+    """`one_line_errors` plus what only this family meets: Cognito's refusals. PostgreSQL's reach
+    the command already as users errors, which `one_line_errors` prints."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except psycopg.Error as exc:
-            lines = str(exc).strip().splitlines()
-            fail(f"PostgreSQL refused: {lines[0] if lines else type(exc).__name__}")
         except ClientError as exc:
             error = exc.response.get("Error", {})
             fail(f"Cognito refused the request: {error.get('Code')}: {error.get('Message')}")
@@ -54,15 +51,16 @@ def _target(target: str | None, prod_flag: bool) -> tuple[Settings, bool]:
 
 
 def _url(settings: Settings, prod: bool, start: bool = True) -> str:
-    return users_db.connection_url(settings, prod=prod, start=start)
+    return bootstrap.connection_url(settings, prod=prod, start=start)
 
 
 def _say(prod: bool, message: str) -> None:
     console.print(f"[bold red]PROD[/] {message}" if prod else message)
 
 
-def _repository(url: str) -> UserRepository:
-    return UserRepository(users_db.create_pool(url, min_size=1, max_size=2))
+def _repository(settings: Settings, prod: bool) -> UserRepository:
+    # One command does one thing at a time: two connections are plenty.
+    return bootstrap.user_repository(settings, prod=prod, start=True, min_size=1, max_size=2)
 
 
 @click.group()
@@ -108,7 +106,7 @@ def drop(target: str | None, prod_flag: bool, yes: bool) -> None:
 
 
 def _schema_load(url: str, prod: bool) -> None:
-    applied = users_db.apply_migrations(url)
+    applied = users_db.apply_migrations(url, prod=prod)
     if applied:
         for migration in applied:
             _say(prod, f"applied {migration}")
@@ -125,8 +123,8 @@ def schema_load(target: str | None, prod_flag: bool) -> None:
     _schema_load(_url(settings, prod), prod)
 
 
-def _seed(url: str, settings: Settings, prod: bool) -> None:
-    repo = _repository(url)
+def _seed(settings: Settings, prod: bool) -> None:
+    repo = _repository(settings, prod)
     try:
         report = seed_users(repo, settings.seed_password)
     finally:
@@ -144,7 +142,7 @@ def _seed(url: str, settings: Settings, prod: bool) -> None:
 def seed(target: str | None, prod_flag: bool) -> None:
     """Insert the demo users (andrewbrown, bayko and a few more); idempotent."""
     settings, prod = _target(target, prod_flag)
-    _seed(_url(settings, prod), settings, prod)
+    _seed(settings, prod)
 
 
 @db.command()
@@ -160,7 +158,7 @@ def setup(target: str | None, prod_flag: bool, yes: bool) -> None:
     users_db.create_database(url, prod=prod)
     _say(prod, f"created database {name}")
     _schema_load(url, prod)
-    _seed(url, settings, prod)
+    _seed(settings, prod)
 
 
 def _psql(which: Callable[[str], str | None] = shutil.which) -> str:
@@ -182,14 +180,12 @@ def _psql(which: Callable[[str], str | None] = shutil.which) -> str:
 def connect(target: str | None, prod_flag: bool, sql_command: str | None) -> None:
     """Open psql on the database (local, or production with --prod)."""
     settings, prod = _target(target, prod_flag)
-    url = _url(settings, prod)
-    params = conninfo_to_dict(url)
+    conninfo, password = split_password(_url(settings, prod))
     env = dict(os.environ)
-    password = params.pop("password", None)
     if password:
         # Through the environment, not argv: argv is visible to every user in `ps`.
-        env["PGPASSWORD"] = str(password)
-    argv = [_psql(), make_conninfo(**{k: str(v) for k, v in params.items()})]
+        env["PGPASSWORD"] = password
+    argv = [_psql(), conninfo]
     if sql_command:
         argv += ["-c", sql_command]
     os.execve(argv[0], argv, env)
@@ -225,7 +221,7 @@ def update_cognito_user_ids_command(target: str | None, prod_flag: bool) -> None
     """Link users to their Cognito user ids (ListUsers of AWS_COGNITO_USER_POOL_ID, matched by
     preferred_username = handle or by email); prints what changed."""
     settings, prod = _target(target, prod_flag)
-    repo = _repository(_url(settings, prod))
+    repo = _repository(settings, prod)
     try:
         result = update_cognito_user_ids(
             repo, cognito_idp_client(settings), settings.cognito_user_pool_id

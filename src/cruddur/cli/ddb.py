@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cruddur.aws import dynamodb_client
+from cruddur.bootstrap import message_repository
 from cruddur.cli.common import (
     fail,
     one_line_errors,
@@ -24,10 +25,11 @@ from cruddur.config import DEFAULT_LOCAL_DYNAMODB_PORT, Settings, project_root
 from cruddur.local.dynamodb import DynamoDBLocal
 from cruddur.messaging import keys, schema
 from cruddur.messaging.capacity import CapacityMeter
-from cruddur.messaging.errors import TableExists, UserNotFound
+from cruddur.messaging.errors import TableExists, TableMissing, UserNotFound
 from cruddur.messaging.models import Message, UserRef
-from cruddur.messaging.repository import MessageStore
 from cruddur.messaging.seed import CONVERSATION, parse_conversation, seed_conversation
+from cruddur.messaging.services import MessagingService
+from cruddur.streams.moves import move_conversation_rows
 
 # Wide enough for a uuid column when the output is a pipe or a file, not only a terminal.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
@@ -37,22 +39,12 @@ def _client(settings: Settings) -> Any:
     return dynamodb_client(settings)
 
 
-def _store(settings: Settings) -> MessageStore:
-    return MessageStore(_client(settings), settings.table_name)
-
-
 def _users_repository(settings: Settings) -> Any:
     """The PostgreSQL users store the tool-kit looks handles up in."""
-    from cruddur.users.db import create_pool, local_connection_url
-    from cruddur.users.repository import UserRepository
+    from cruddur.bootstrap import user_repository
 
-    if settings.prod:
-        url = settings.prod_connection_url
-        if not url:
-            fail("PROD_CONNECTION_URL is not set")
-    else:
-        url = local_connection_url(settings, start=False)
-    return UserRepository(create_pool(url))
+    # --prod travels in the tool-kit's settings (settings.prod).
+    return user_repository(settings)
 
 
 def _find_user(settings: Settings, handle_or_uuid: str) -> UserRef:
@@ -150,7 +142,10 @@ def drop(table: str, target: str | None, prod_flag: bool, yes: bool) -> None:
     settings = toolkit_settings(prod)
     if prod and not yes:
         click.confirm(f"Delete table {table} on AWS ({settings.region})?", abort=True)
-    schema.drop_table(_client(settings), table)
+    try:
+        schema.drop_table(_client(settings), table)
+    except TableMissing as exc:
+        fail(str(exc))  # nothing to drop: the schema-load hint would mislead here
     console.print(f"Deleted table {table}.")
 
 
@@ -161,7 +156,7 @@ def scan(target: str | None, prod_flag: bool) -> None:
     """Print every item of the table, page after page."""
     settings = toolkit_settings(resolve_prod(target, prod_flag))
     count = 0
-    for item in _store(settings).scan():
+    for item in message_repository(settings).scan():
         count += 1
         click.echo(json.dumps(item, ensure_ascii=False, sort_keys=True))
     console.print(f"{count} items in {settings.table_name}")
@@ -206,16 +201,18 @@ def seed(
     first, second = people
     if first.uuid == second.uuid:
         fail("the two people of a conversation must be different users")
-    store = _store(settings)
-    existing = store.find_direct_group(first.uuid, second.uuid)
+    repo = message_repository(settings)
+    existing = MessagingService(repo).find_direct_group(first.uuid, second.uuid)
     if existing and not again:
         console.print(
             f"@{first.handle} and @{second.handle} already have conversation {existing} "
             "(pass --again to add the seed conversation to it)"
         )
-        _print_chat(store.list_messages(existing).items)
+        _print_chat(repo.messages_page(existing, 20, None).items)
         return
-    group_uuid, messages = seed_conversation(store, first, second, lines)
+    group_uuid, messages = seed_conversation(repo, first, second, lines)
+    # the stream processor would do this too; doing it here makes the seed complete on its own
+    move_conversation_rows(repo, messages[-1])
     console.print(
         f"Seeded {len(messages)} messages between @{first.handle} and @{second.handle} "
         f"in conversation {group_uuid}"
@@ -242,11 +239,11 @@ def get_conversation(
     group_uuid = keys.parse_uuid(group_uuid, "message group uuid")
     client = _client(settings)
     meter = CapacityMeter().attach(client)
-    store = MessageStore(client, settings.table_name)
+    repo = message_repository(settings, client)
     pages = []
     cursor = None
     while True:
-        page = store.list_messages(group_uuid, limit=limit, cursor=cursor)
+        page = repo.messages_page(group_uuid, limit, cursor)
         pages.append(page.items)
         cursor = page.next_cursor
         if not (all_pages and cursor):
@@ -271,7 +268,9 @@ def list_conversations(
     user = _find_user(settings, handle_or_uuid)
     client = _client(settings)
     meter = CapacityMeter().attach(client)
-    page = MessageStore(client, settings.table_name).list_conversations(user.uuid, limit=limit)
+    page = MessagingService(message_repository(settings, client)).list_conversations(
+        user, limit=limit
+    )
     table = Table(title=f"Conversations of {user.handle and '@' + user.handle or user.uuid}")
     table.add_column("with")
     table.add_column("last message", overflow="fold")

@@ -70,7 +70,7 @@ def _step(env: dict[str, str], *args: str) -> None:
 @one_line_errors
 def dev(host: str, port: int, no_serve: bool) -> None:
     """Run the whole service locally: DynamoDB Local, PostgreSQL, the stream worker and the API."""
-    from cruddur.users.db import local_connection_url
+    from cruddur.bootstrap import local_connection_url
 
     settings = Settings.from_env()
     endpoint = _local_dynamodb(settings)

@@ -55,7 +55,7 @@ def prepare(settings: Settings) -> dict[str, str]:
     The PostgreSQL URL is resolved here too: a private cluster that is down is one readable line
     now rather than a failed boot in every worker."""
     from cruddur.auth.keys import ensure_signing_key
-    from cruddur.users.db import local_connection_url
+    from cruddur.bootstrap import local_connection_url
 
     env = dict(os.environ)
     if settings.uses_local_identity_provider:

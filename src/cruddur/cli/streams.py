@@ -12,15 +12,16 @@ from types import FrameType
 
 import click
 
+from cruddur import bootstrap
 from cruddur.cli.common import one_line_errors
 from cruddur.config import Settings, project_root
 from cruddur.streams.checkpoints import WorkerAlreadyRunning
-from cruddur.streams.worker import StreamNotEnabled, WorkerConfig, build_worker
+from cruddur.streams.worker import WorkerConfig
 
 LAMBDA_HANDLER = "cruddur.streams.lambda_handler.handler"
 LAMBDA_ZIP_NAME = "cruddur-stream-processor.zip"
 # What the handler imports; boto3/botocore come with the Lambda Python runtime.
-LAMBDA_MODULES = ("__init__.py", "config.py", "aws.py", "messaging", "streams")
+LAMBDA_MODULES = ("__init__.py", "config.py", "aws.py", "bootstrap.py", "messaging", "streams")
 # Fixed timestamps: the same source gives a byte-identical zip (and an unchanged code hash).
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -101,9 +102,9 @@ def stream_worker(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        worker = build_worker(settings, config, stop)
+        worker = bootstrap.stream_worker(settings, config, stop)
         worker.checkpoints.acquire()
-    except (StreamNotEnabled, WorkerAlreadyRunning) as exc:
+    except WorkerAlreadyRunning as exc:
         raise click.ClickException(str(exc)) from exc
     where = settings.dynamodb_streams_endpoint_url or f"AWS {settings.region}"
     click.echo(

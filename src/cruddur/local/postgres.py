@@ -3,19 +3,19 @@
 It listens only on a unix socket in a folder beside its data (no TCP port, so it can clash with
 nothing and no other machine reaches it) and trusts local connections. `initdb` and `postgres`
 refuse to run as root; as root the cluster runs as an unprivileged OS user (Debian's `postgres`,
-created when missing) through `runuser`, and its folder belongs to that user.
+created when missing) through `runuser`, and its folder belongs to that user (see os_users.py).
+
+This module knows PostgreSQL as an engine to run, not the users store kept in it: it creates its
+project database itself and never imports cruddur.users (the composition root joins the two).
 """
 
 from __future__ import annotations
 
-import grp
 import hashlib
 import os
 import pwd
-import re
 import shutil
 import signal
-import stat
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -24,14 +24,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from cruddur.local.installers import InstallError, Run, Which, apt_install
+import psycopg
+from psycopg import sql
+
+from cruddur.local.installers import Run, Which
+from cruddur.local.os_users import GetUser, as_user, ensure_system_user, own, reachable_by
+from cruddur.local.postgres_binaries import (
+    APT_PACKAGES,
+    DEBIAN_LIB_ROOT,
+    PostgresBinaries,
+    ensure_binaries,
+    find_binaries,
+)
 from cruddur.local.processes import EngineError, process_alive, wait_until
 
 if TYPE_CHECKING:
     from cruddur.config import Settings
 
-DEBIAN_LIB_ROOT = Path("/usr/lib/postgresql")
-APT_PACKAGES = ["postgresql"]
+# Callers and tests import these from here, where the cluster they serve lives.
+__all__ = [
+    "APT_PACKAGES",
+    "DEBIAN_LIB_ROOT",
+    "GetUser",
+    "PostgresBinaries",
+    "PrivatePostgres",
+    "PrivatePostgresStatus",
+    "ensure_binaries",
+    "find_binaries",
+]
+
 DEFAULT_DATABASE = "cruddur"
 SUPERUSER = "postgres"
 OS_USER = "postgres"
@@ -39,21 +60,12 @@ OS_USER = "postgres"
 SOCKET_PORT = 5432
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 60
+CONNECT_TIMEOUT_SECONDS = 5
 # sun_path holds 108 bytes on Linux; longer socket paths fail at bind time.
 MAX_SOCKET_PATH = 100
 CONFIG_FILE = "cruddur.conf"
-
-GetUser = Callable[[str], pwd.struct_passwd]
-
-
-@dataclass(frozen=True)
-class PostgresBinaries:
-    initdb: Path
-    pg_ctl: Path
-
-    @property
-    def bin_dir(self) -> Path:
-        return self.initdb.parent
+# PostgreSQL's SQLSTATE for "database already exists".
+_DUPLICATE_DATABASE = "42P04"
 
 
 @dataclass(frozen=True)
@@ -65,62 +77,6 @@ class PrivatePostgresStatus:
     socket_dir: Path
     url: str
     os_user: str | None
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", path.name)) or (0,)
-
-
-def find_binaries(
-    which: Which = shutil.which,
-    lib_root: Path = DEBIAN_LIB_ROOT,
-    prefer_version: str | None = None,
-) -> PostgresBinaries | None:
-    """initdb and pg_ctl of one installation: `prefer_version`'s Debian folder when it exists (an
-    existing cluster needs its own major version), then PATH, then the highest version under
-    /usr/lib/postgresql/<version>/bin (Debian does not put them on PATH)."""
-    if prefer_version:
-        bin_dir = lib_root / prefer_version / "bin"
-        if (bin_dir / "initdb").is_file() and (bin_dir / "pg_ctl").is_file():
-            return PostgresBinaries(bin_dir / "initdb", bin_dir / "pg_ctl")
-    on_path = which("initdb")
-    if on_path:
-        initdb = Path(on_path)
-        sibling = initdb.resolve().parent / "pg_ctl"
-        pg_ctl = sibling if sibling.is_file() else (Path(p) if (p := which("pg_ctl")) else None)
-        if pg_ctl is not None:
-            return PostgresBinaries(initdb, pg_ctl)
-    if lib_root.is_dir():
-        versions = sorted(
-            (d for d in lib_root.iterdir() if (d / "bin" / "initdb").is_file()),
-            key=_version_key,
-        )
-        for version_dir in reversed(versions):
-            if (version_dir / "bin" / "pg_ctl").is_file():
-                return PostgresBinaries(
-                    version_dir / "bin" / "initdb", version_dir / "bin" / "pg_ctl"
-                )
-    return None
-
-
-def ensure_binaries(
-    which: Which = shutil.which,
-    run: Run = subprocess.run,
-    lib_root: Path = DEBIAN_LIB_ROOT,
-    prefer_version: str | None = None,
-) -> PostgresBinaries:
-    """`find_binaries`, installing Debian's `postgresql` package with apt-get when none is found."""
-    found = find_binaries(which, lib_root, prefer_version)
-    if found:
-        return found
-    apt_install(APT_PACKAGES, which=which, run=run)
-    found = find_binaries(which, lib_root, prefer_version)
-    if found is None:
-        raise InstallError(
-            f"initdb/pg_ctl still missing after installing {' '.join(APT_PACKAGES)} "
-            f"(looked on PATH and in {lib_root}/<version>/bin)"
-        )
-    return found
 
 
 def _read_postmaster_pid(data_dir: Path) -> tuple[int | None, str]:
@@ -136,30 +92,6 @@ def _read_postmaster_pid(data_dir: Path) -> tuple[int | None, str]:
     # Line 8 is "ready", "starting" or "stopping" on PostgreSQL 10 and later.
     status = lines[7].strip() if len(lines) > 7 else ""
     return pid, status
-
-
-def _reachable_by(path: Path, user: pwd.struct_passwd) -> bool:
-    """Whether `user` may traverse every folder above `path` (root's home is 0700, as are
-    pytest's temporary folders)."""
-    groups = {user.pw_gid} | {g.gr_gid for g in _groups_of(user.pw_name)}
-    for folder in reversed(path.resolve().parents):
-        try:
-            info = folder.stat()
-        except OSError:
-            return False
-        if info.st_uid == user.pw_uid:
-            allowed = info.st_mode & stat.S_IXUSR
-        elif info.st_gid in groups:
-            allowed = info.st_mode & stat.S_IXGRP
-        else:
-            allowed = info.st_mode & stat.S_IXOTH
-        if not allowed:
-            return False
-    return True
-
-
-def _groups_of(name: str) -> list[grp.struct_group]:
-    return [g for g in grp.getgrall() if name in g.gr_mem]
 
 
 class PrivatePostgres:
@@ -266,48 +198,10 @@ class PrivatePostgres:
                     f"remove {self.base_dir} and start again"
                 )
             return pwd.getpwuid(owner_uid)
-        try:
-            return self._get_user(self._os_user)
-        except KeyError:
-            pass
-        useradd = self._which("useradd") or "useradd"
-        result = self._run(
-            [
-                useradd,
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                self._os_user,
-            ],
-            check=False,
-        )
-        try:
-            return self._get_user(self._os_user)
-        except KeyError:
-            raise EngineError(
-                f"PostgreSQL cannot run as root and creating the user {self._os_user!r} failed "
-                f"(useradd exit code {result.returncode})"
-            ) from None
+        return ensure_system_user(self._os_user, self._which, self._run, self._get_user)
 
     def _as_user(self, argv: list[str], user: pwd.struct_passwd | None) -> list[str]:
-        if user is None:
-            return argv
-        runuser = self._which("runuser")
-        if runuser is None:
-            raise EngineError(
-                f"running PostgreSQL as {user.pw_name!r} needs runuser (util-linux); install it"
-            )
-        return [runuser, "-u", user.pw_name, "--", *argv]
-
-    def _own(self, path: Path, user: pwd.struct_passwd | None, mode: int = 0o700) -> None:
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(mode)
-        if user is not None:
-            os.chown(path, user.pw_uid, user.pw_gid)
+        return as_user(argv, user, self._which)
 
     # --- start/stop --------------------------------------------------------------------------------
 
@@ -336,7 +230,7 @@ class PrivatePostgres:
             raise EngineError(
                 f"{self.data_dir} is not empty but holds no PostgreSQL cluster; remove it"
             )
-        self._own(self.data_dir, user)
+        own(self.data_dir, user)
         self._run_checked(
             self._as_user(
                 [
@@ -391,13 +285,13 @@ class PrivatePostgres:
             self._which, self._run, self._lib_root, prefer_version=self._pg_version()
         )
         user = self._cluster_user()
-        if user is not None and not _reachable_by(self.base_dir, user):
+        if user is not None and not reachable_by(self.base_dir, user):
             raise EngineError(
                 f"the {user.pw_name!r} user cannot reach {self.base_dir} (a folder above it is "
                 f"closed to others); set CRUDDUR_DATA_DIR to a folder it can reach"
             )
-        self._own(self.base_dir, user)
-        self._own(self.socket_dir, user)
+        own(self.base_dir, user)
+        own(self.socket_dir, user)
         if not self._initialised():
             self._initdb(binaries, user)
         self._write_config(user)
@@ -425,9 +319,28 @@ class PrivatePostgres:
         return self.status()
 
     def _ensure_database(self) -> None:
-        from cruddur.users.db import create_database
-
-        create_database(self.url)
+        """Create the project database when it is missing: a started cluster is ready to use."""
+        try:
+            with psycopg.connect(
+                self.maintenance_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            ) as conn:
+                found = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+                ).fetchone()
+                if found is None:
+                    # Identifiers cannot be parameters: sql.Identifier quotes the name instead.
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database))
+                    )
+        except psycopg.Error as exc:
+            # Another process created it between our check and our CREATE: the goal is met.
+            if exc.sqlstate == _DUPLICATE_DATABASE:
+                return
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EngineError(
+                f"PostgreSQL started but creating the database {self.database!r} failed: "
+                f"{reason} (see {self.log_file})"
+            ) from exc
 
     def stop(self) -> bool:
         """Stop the cluster (fast shutdown: open sessions are closed); True if one was running."""

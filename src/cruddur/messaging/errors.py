@@ -1,5 +1,6 @@
 """Errors of the messaging domain: one class per failure a caller handles differently.
-Entrypoints map them to status codes (API) or one-line messages (CLI) in one place each."""
+Entrypoints map them to status codes (API) or one-line messages with a hint of what to do (CLI)
+in one place each; the messages here state facts only."""
 
 from __future__ import annotations
 
@@ -25,15 +26,40 @@ class UserNotFound(MessagingError):
 
 
 class StoreUnavailable(MessagingError):
-    """DynamoDB could not be reached; the message names the endpoint and what to do."""
+    """DynamoDB could not be reached (or no credentials to reach it). `endpoint` is where it was
+    asked; `local` tells a local engine from AWS, so an entrypoint can say what to do."""
+
+    def __init__(self, endpoint: str, local: bool, reason: str = "") -> None:
+        message = f"DynamoDB is not answering at {endpoint}"
+        super().__init__(f"{message} ({reason})" if reason else message)
+        self.endpoint = endpoint
+        self.reason = reason
+        self.local = local
+
+
+class StoreRefused(MessagingError):
+    """DynamoDB answered with an error no caller can correct (a validation error, access denied):
+    the store failing, never the client's input."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"DynamoDB refused the request: {code}: {message}")
+        self.code = code
 
 
 class TableMissing(MessagingError):
-    """The messages table does not exist (run schema-load)."""
+    """The messages table does not exist."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"table {table} does not exist")
+        self.table = table
 
 
 class TableExists(MessagingError):
     """schema-load found the table already there."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"table {table} already exists")
+        self.table = table
 
 
 class ContentionExhausted(MessagingError):

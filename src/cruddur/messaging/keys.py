@@ -1,7 +1,7 @@
 """Keys, timestamps and cursors of the single table: the only module that formats `MSG#`, `GRP#`,
 `GROUP#` and `PAIR#`.
 
-Row types (DESIGN.md, "The table"):
+Row types (docs/architecture.md, "The table"):
   message            pk MSG#{group}                 sk {created_at}#{message_uuid}   (seed: {created_at})
   conversation row   pk GRP#{user}                  sk {last_reply_at}#{group}       (seed: {last_reply_at})
   group metadata     pk GROUP#{group}               sk META
@@ -20,8 +20,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from cruddur.messaging.errors import MessagingError
-
 MESSAGE_PREFIX = "MSG#"
 CONVERSATION_PREFIX = "GRP#"
 GROUP_PREFIX = "GROUP#"
@@ -38,8 +36,9 @@ _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$
 SK_CEILING = "9999"
 
 
-class InvalidKey(MessagingError, ValueError):
-    """A uuid, timestamp or cursor that does not have the expected shape."""
+class InvalidKey(ValueError):
+    """A uuid, timestamp or cursor that does not have the expected shape. Standard library only:
+    callers that face users turn it into their own error (the services into InvalidInput)."""
 
 
 Clock = Callable[[], datetime]
@@ -148,6 +147,12 @@ def timestamp_of_sk(sk: str) -> str:
 
 def group_pk(group_uuid: str) -> str:
     return f"{GROUP_PREFIX}{group_uuid}"
+
+
+def group_uuid_from_group_pk(pk: str) -> str:
+    if not pk.startswith(GROUP_PREFIX):
+        raise InvalidKey(f"not a group key: {pk!r}")
+    return pk[len(GROUP_PREFIX) :]
 
 
 def member_sk(user_uuid: str) -> str:

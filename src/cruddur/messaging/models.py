@@ -1,4 +1,7 @@
-"""Domain objects of messaging: plain dataclasses, no DynamoDB or Flask types."""
+"""Domain objects of messaging: plain dataclasses, no DynamoDB or Flask types.
+
+They are also the rows the repository reads and writes (one dataclass per row type of the table),
+and the outcomes it answers with, so the services decide on typed values, never on item dicts."""
 
 from __future__ import annotations
 
@@ -55,6 +58,16 @@ class Conversation:
     sk: str
     kind: GroupKind = GroupKind.DIRECT
     group_name: str | None = None
+    # the sort key of the message the row shows; rows written by the seed's tools record neither
+    # this nor `kind` (`kind_recorded` false), and a moved seed row stays in the seed's shape
+    last_message_sk: str = ""
+    kind_recorded: bool = True
+
+    @property
+    def shown_message_sk(self) -> str:
+        """Which message the row shows. A seed row's timestamp is all we know of it, and it sorts
+        before any message sk of the same microsecond."""
+        return self.last_message_sk or self.sk.partition("#")[0]
 
 
 @dataclass(frozen=True)
@@ -77,16 +90,66 @@ class Member:
 
 
 @dataclass(frozen=True)
+class DirectPair:
+    """The row that makes a pair's direct group unique (pk PAIR#{smaller}#{larger}).
+    `seed_format`: the group was written by the seed's tools and adopted on first contact."""
+
+    user_a: str
+    user_b: str
+    group_uuid: str
+    created_at: str
+    seed_format: bool = False
+
+
+@dataclass(frozen=True)
+class NewGroup:
+    """Every row of a group at its creation, written in one transaction: metadata, one membership
+    and one conversation row per member, the first message if any, and the pair row of a direct
+    group (whose condition keeps one group per pair)."""
+
+    group: MessageGroup
+    members: list[Member]
+    conversations: list[Conversation]
+    message: Message | None = None
+    pair: DirectPair | None = None
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T] = field(default_factory=list)
     next_cursor: str | None = None
 
 
+class WriteOutcome(StrEnum):
+    """What a conditional write did: the repository's answer, on which the services act."""
+
+    CREATED = "created"
+    # the very same row was already there (a retried write whose first answer was lost)
+    ALREADY_STORED = "already_stored"
+    # the condition failed: the key holds another row, or the row moved on
+    CONDITION_FAILED = "condition_failed"
+
+
+class Membership(StrEnum):
+    """How a user belongs to a group: a membership row, or (a group written in the seed's format,
+    with no membership rows) a conversation row of theirs for it."""
+
+    MEMBER = "member"
+    SEED_FORMAT = "seed_format"
+
+
 @dataclass(frozen=True)
-class Sent:
-    """The outcome of opening a conversation with a message: the group and the stored message."""
+class OpenedConversation:
+    """A message sent by handle: the pair's direct group, and whether this send created it."""
 
     group_uuid: str
     message: Message
-    created_group: bool
-    group: MessageGroup | None = None  # set when the send created a named group
+    created: bool
+
+
+@dataclass(frozen=True)
+class CreatedGroup:
+    """A named group just created, with its first message when one was given."""
+
+    group: MessageGroup
+    message: Message | None = None

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from cruddur.messaging import keys
 from cruddur.messaging.errors import InvalidInput
 from cruddur.messaging.models import Message, UserRef
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.ports import MessageRepository
+from cruddur.messaging.services import MessagingService
 
 CONVERSATION = """
 Person 1: Morning! Did you get a chance to look at the DynamoDB table design?
@@ -67,26 +68,25 @@ def _minute_clock(start: datetime) -> Iterator[datetime]:
 
 
 def seed_conversation(
-    store: MessageStore,
+    repo: MessageRepository,
     person_1: UserRef,
     person_2: UserRef,
     lines: list[SeedLine],
     now: datetime | None = None,
 ) -> tuple[str, list[Message]]:
-    """Write the lines one minute apart, the last one now. The first line opens (or reuses) the
-    pair's direct group; both conversation rows end at the last line. Returns (group, messages)."""
+    """Write the lines one minute apart, the last one now, through the same use cases as the API.
+    The first line opens (or reuses) the pair's direct group. Conversation rows follow the last
+    line when the stream processor (or the caller) moves them. Returns (group, messages)."""
     now = now or keys.utc_now()
     ticks = _minute_clock(now - timedelta(minutes=len(lines) - 1))
-    timed = MessageStore(store.client, store.table, clock=lambda: next(ticks))
+    timed = MessagingService(repo, clock=lambda: next(ticks))
     speakers = {1: person_1, 2: person_2}
     others = {1: person_2, 2: person_1}
     first = lines[0]
-    sent = timed.open_direct_conversation(
+    opened = timed.open_conversation_with(
         speakers[first.speaker], others[first.speaker], first.text
     )
-    messages = [sent.message]
+    messages = [opened.message]
     for line in lines[1:]:
-        messages.append(timed.append_message(sent.group_uuid, speakers[line.speaker], line.text))
-    # the stream processor would do this too; doing it here makes the seed complete on its own
-    store.move_conversation_rows(messages[-1])
-    return sent.group_uuid, messages
+        messages.append(timed.send_message(speakers[line.speaker], opened.group_uuid, line.text))
+    return opened.group_uuid, messages

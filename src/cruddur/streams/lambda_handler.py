@@ -13,32 +13,31 @@ import logging
 import os
 from typing import Any
 
-from cruddur.aws import dynamodb_client
+from cruddur.bootstrap import message_repository
 from cruddur.config import Settings
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.ports import MessageRepository
 from cruddur.streams.processor import apply_records
 
 log = logging.getLogger("cruddur.streams")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
-_store: MessageStore | None = None
+_repo: MessageRepository | None = None
 
 
-def _default_store() -> MessageStore:
+def _default_repository() -> MessageRepository:
     # one client per container, reused across invocations (connection pool, no per-call set-up)
-    global _store
-    if _store is None:
-        settings = Settings.from_env()
-        _store = MessageStore(dynamodb_client(settings), settings.table_name)
-    return _store
+    global _repo
+    if _repo is None:
+        _repo = message_repository(Settings.from_env())
+    return _repo
 
 
 def handler(
-    event: dict[str, Any], context: Any = None, store: MessageStore | None = None
+    event: dict[str, Any], context: Any = None, repo: MessageRepository | None = None
 ) -> dict[str, list[dict[str, str]]]:
     """Apply one batch of DynamoDB Stream records; never raises for a record's sake."""
     records = event.get("Records") or []
-    outcome = apply_records(store or _default_store(), records)
+    outcome = apply_records(repo or _default_repository(), records)
     log.debug(
         "batch records=%d messages=%d groups=%d moved=%d failed=%d",
         outcome.records,

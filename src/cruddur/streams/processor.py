@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from cruddur.messaging.errors import ContentionExhausted, StoreUnavailable
 from cruddur.messaging.models import Message
-from cruddur.messaging.repository import MessageStore, MoveOutcome
+from cruddur.messaging.ports import MessageRepository
+from cruddur.streams.moves import MoveOutcome, move_conversation_rows
 from cruddur.streams.records import (
     MessageRecord,
     Record,
@@ -82,7 +83,7 @@ def newest_per_group(decoded: Iterable[MessageRecord]) -> dict[str, Message]:
 
 
 def apply_records(
-    store: MessageStore,
+    repo: MessageRepository,
     records: Sequence[Record],
     parallel_groups: int = DEFAULT_PARALLEL_GROUPS,
 ) -> BatchOutcome:
@@ -110,7 +111,7 @@ def apply_records(
 
     def move(message: Message) -> tuple[str, dict[str, MoveOutcome] | Exception]:
         try:
-            return message.group_uuid, store.move_conversation_rows(message)
+            return message.group_uuid, move_conversation_rows(repo, message)
         except Exception as exc:  # noqa: BLE001 - one group's failure must not stop the batch
             return message.group_uuid, exc
 

@@ -25,11 +25,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cruddur.aws import dynamodb_client, dynamodb_streams_client
-from cruddur.config import Settings
-from cruddur.messaging import schema
 from cruddur.messaging.errors import MessagingError
-from cruddur.messaging.repository import MessageStore
+from cruddur.messaging.ports import MessageRepository
 from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
 from cruddur.streams.processor import DEFAULT_PARALLEL_GROUPS, apply_records
 from cruddur.streams.records import sequence_number
@@ -40,8 +37,12 @@ log = logging.getLogger(__name__)
 MAX_OUTAGE_PAUSE_SECONDS = 5.0
 
 
-class StreamNotEnabled(RuntimeError):
-    """The table has no stream: it was not created by `cruddur ddb schema-load`."""
+class StreamNotEnabled(MessagingError):
+    """The table has no stream (it was not created by schema-load)."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"table {table} has no stream")
+        self.table = table
 
 
 class BatchDeferred(MessagingError):
@@ -61,16 +62,12 @@ class WorkerConfig:
     parallel_groups: int = DEFAULT_PARALLEL_GROUPS
 
 
-def streams_directory(settings: Settings) -> Any:
-    return settings.data_dir / "streams"
-
-
 class StreamWorker:
     """Reads one table's stream; `run` until `stop` is set, or `poll_once` for one pass."""
 
     def __init__(
         self,
-        store: MessageStore,
+        repo: MessageRepository,
         streams_client: Any,
         stream_arn: str,
         checkpoints: CheckpointStore,
@@ -79,7 +76,7 @@ class StreamWorker:
         stop: threading.Event | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store = store
+        self.repo = repo
         self.streams = streams_client
         self.stream_arn = stream_arn
         self.checkpoints = checkpoints
@@ -196,7 +193,7 @@ class StreamWorker:
                 if self.stop.wait(delay):
                     return False
             attempts += 1
-            outcome = apply_records(self.store, pending, self.config.parallel_groups)
+            outcome = apply_records(self.repo, pending, self.config.parallel_groups)
             moved += outcome.rows_moved
             errors = {f.sequence_number: f.reason for f in outcome.failures}
             outages = {f.sequence_number for f in outcome.failures if f.outage}
@@ -254,28 +251,3 @@ class StreamWorker:
             outages = 0
             if seen < self.config.batch_size:
                 self.stop.wait(self.config.poll_interval_seconds)
-
-
-def build_worker(
-    settings: Settings, config: WorkerConfig = WorkerConfig(), stop: threading.Event | None = None
-) -> StreamWorker:
-    """A worker for `settings.table_name` at the configured endpoints (AWS when none is set),
-    checkpoints and dead letters under `settings.data_dir/streams/`. The caller takes the lock
-    (`worker.checkpoints.acquire()`) when it runs for long. Raises StreamNotEnabled, TableMissing,
-    StoreUnavailable."""
-    client = dynamodb_client(settings)
-    arn = schema.stream_arn(client, settings.table_name)
-    if not arn:
-        raise StreamNotEnabled(
-            f"table {settings.table_name} has no stream: create it with `cruddur ddb schema-load`"
-        )
-    directory = streams_directory(settings)
-    return StreamWorker(
-        store=MessageStore(client, settings.table_name),
-        streams_client=dynamodb_streams_client(settings),
-        stream_arn=arn,
-        checkpoints=CheckpointStore(directory, settings.table_name),
-        dead_letters=DeadLetterFile(directory, settings.table_name),
-        config=config,
-        stop=stop,
-    )

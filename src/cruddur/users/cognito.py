@@ -154,13 +154,17 @@ def _lambda_repository() -> UserRepository:
     """One pool per warm Lambda container, made on first use (nothing happens at import)."""
     global _repository
     if _repository is None:
+        # The handler is an entrypoint: it builds through the composition root like the others.
+        from cruddur.bootstrap import user_repository
         from cruddur.config import Settings
-        from cruddur.users.db import create_pool
 
         settings = Settings.from_env()
+        # Checked here: without it the composition root would look for a private cluster, which
+        # no Lambda has.
         if not settings.connection_url:
             raise UsersNotConfigured("CONNECTION_URL is not set in the Lambda's environment")
-        _repository = UserRepository(create_pool(settings.connection_url, min_size=1, max_size=2))
+        # Cognito delivers one event at a time per container: two connections are plenty.
+        _repository = user_repository(settings, min_size=1, max_size=2)
     return _repository
 
 

@@ -1,33 +1,46 @@
-"""PostgreSQL plumbing of the users store: the one place that builds the pool, the migrations, the
-database-level chores of the tool-kit (create, drop, sessions) and the choice of connection URL."""
+"""PostgreSQL plumbing of the users store: the one place that builds the pool, the migrations and
+the database-level chores of the tool-kit (create, drop, sessions). Which URL a run uses is the
+composition root's choice (cruddur.bootstrap), never this module's."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
-from cruddur.users.errors import (
-    LOCAL_START_HINT,
-    MigrationError,
-    UsersNotConfigured,
-    UsersUnavailable,
-)
+from cruddur.users.errors import MigrationError, UsersNotConfigured, UsersRefused
+from cruddur.users.pg_errors import DUPLICATE_DATABASE, translated
 from cruddur.users.queries import template
+from cruddur.users.urls import database_name, mask_url, with_database
 
-if TYPE_CHECKING:
-    from cruddur.config import Settings
+__all__ = [
+    "APPLICATION_NAME",
+    "Migration",
+    "Session",
+    "UsersPool",
+    "applied_migrations",
+    "apply_migrations",
+    "create_database",
+    "create_pool",
+    "database_exists",
+    "database_name",
+    "drop_database",
+    "list_sessions",
+    "load_migrations",
+    "mask_url",
+    "pooled",
+    "session",
+    "with_database",
+]
 
 CONNECT_TIMEOUT_SECONDS = 5
 POOL_TIMEOUT_SECONDS = 5
@@ -40,106 +53,39 @@ MIGRATIONS_LOCK_ID = 0x43525544_55535253  # "CRUDUSRS"
 MAINTENANCE_DATABASE = "postgres"
 # Shown by `cruddur db sessions` (pg_stat_activity), so our connections are told from others.
 APPLICATION_NAME = "cruddur"
-PROD_HINT = "check PROD_CONNECTION_URL and that the database accepts connections from here"
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_PASSWORD_KV = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-# --- URLs -----------------------------------------------------------------------------------------
-
-
-def mask_url(url: str) -> str:
-    """The URL (or key=value conninfo) with any password replaced by `***`: safe to print or log."""
-    if "://" not in url:
-        return _PASSWORD_KV.sub(r"\1***", url)
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        netloc = f"{userinfo}@{hostinfo}"
-    query = parts.query
-    if query:
-        pairs = [
-            (key, "***" if key.lower() == "password" else value)
-            for key, value in parse_qsl(query, keep_blank_values=True)
-        ]
-        query = urlencode(pairs, safe="/*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def database_name(url: str) -> str:
-    """The database a connection URL names (libpq's default, the user name, when it names none)."""
-    params = conninfo_to_dict(url)
-    name = params.get("dbname") or params.get("user")
-    if not name:
-        raise UsersNotConfigured(f"the connection URL {mask_url(url)} names no database")
-    return str(name)
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server and credentials, another database (a conninfo string)."""
-    return make_conninfo(url, dbname=name)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def local_connection_url(settings: Settings, start: bool = False) -> str:
-    """The URL of local runs: `settings.connection_url` (CONNECTION_URL) when set, else the private
-    cluster's under `settings.data_dir/postgres`, started first when `start` is true.
-    Raises UsersUnavailable (with how to start it) when the private cluster is down and `start` is
-    false, EngineError/InstallError when starting it fails."""
-    if settings.connection_url:
-        return settings.connection_url
-    from cruddur.local.postgres import PrivatePostgres
-
-    cluster = PrivatePostgres.for_settings(settings)
-    if start:
-        return cluster.start().url
-    status = cluster.status()
-    if not status.running:
-        raise UsersUnavailable(mask_url(status.url), "the private PostgreSQL is not running")
-    return status.url
-
-
-def prod_connection_url(settings: Settings) -> str:
-    """PROD_CONNECTION_URL; raises UsersNotConfigured when it is unset."""
-    if not settings.prod_connection_url:
-        raise UsersNotConfigured("PROD_CONNECTION_URL is not set; --prod needs it")
-    return settings.prod_connection_url
-
-
-def connection_url(settings: Settings, prod: bool = False, start: bool = False) -> str:
-    """The tool-kit's choice: the production URL with `prod` (or settings made for --prod), else
-    the local one (see `local_connection_url`)."""
-    if prod or settings.prod:
-        return prod_connection_url(settings)
-    return local_connection_url(settings, start=start)
 
 
 # --- connections ----------------------------------------------------------------------------------
 
 
-def hint_for(url: str, prod: bool = False) -> str:
-    return PROD_HINT if prod else LOCAL_START_HINT
-
-
-def connect(url: str, autocommit: bool = True, prod: bool = False) -> psycopg.Connection[Any]:
-    """One connection (for the tool-kit's chores); raises UsersUnavailable naming the masked URL."""
-    try:
-        return psycopg.connect(
+@contextmanager
+def session(
+    url: str, *, prod: bool = False, autocommit: bool = True, named: str | None = None
+) -> Iterator[psycopg.Connection[Any]]:
+    """One connection for the tool-kit's chores, closed at the end of the block. Any driver error,
+    connecting or inside the block, surfaces as a users error naming `named` (default `url`)
+    masked."""
+    with (
+        translated(named or url, prod=prod),
+        psycopg.connect(
             url,
             autocommit=autocommit,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name=APPLICATION_NAME,
-        )
-    except psycopg.OperationalError as exc:
-        raise UsersUnavailable(mask_url(url), _first_line(exc), hint_for(url, prod)) from exc
+        ) as conn,
+    ):
+        yield conn
+
+
+class UsersPool(ConnectionPool[psycopg.Connection[Any]]):
+    """A psycopg pool that remembers whether it serves the --prod database, so an error raised
+    long after it was made still says so."""
+
+    def __init__(self, url: str, *, prod: bool = False, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.prod = prod
 
 
 def create_pool(
@@ -148,16 +94,20 @@ def create_pool(
     max_size: int = 10,
     timeout: float = POOL_TIMEOUT_SECONDS,
     name: str = "cruddur-users",
-) -> ConnectionPool:
+    *,
+    prod: bool = False,
+) -> UsersPool:
     """An open connection pool on `url`, its first connection made. Raises UsersUnavailable (masked
-    URL, reason, how to start the private cluster) when the server does not answer. Connections
-    are checked before each use, so a restarted server costs one reconnect, not an error, and is
-    used again within seconds of its return however long it was away."""
+    URL, reason) when the server does not answer. Connections are checked before each use, so a
+    restarted server costs one reconnect, not an error, and is used again within seconds of its
+    return however long it was away."""
     # One direct attempt first: libpq's own reason ("connection refused", "database does not
     # exist") is worth more to the reader than the pool's generic timeout.
-    connect(url).close()
-    pool = ConnectionPool(
-        conninfo=url,
+    with session(url, prod=prod):
+        pass
+    pool = UsersPool(
+        url,
+        prod=prod,
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,
@@ -168,29 +118,27 @@ def create_pool(
         kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": APPLICATION_NAME},
     )
     try:
-        pool.open(wait=True, timeout=timeout)
-    except PoolTimeout as exc:
+        with translated(url, prod=prod):
+            pool.open(wait=True, timeout=timeout)
+    except BaseException:
         pool.close()
-        raise UsersUnavailable(mask_url(url), "no connection within the pool timeout") from exc
+        raise
     return pool
 
 
 @contextmanager
 def pooled(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
     """A connection from the pool inside a transaction (committed on success, rolled back on an
-    exception); a lost server surfaces as UsersUnavailable, not a driver error."""
-    try:
-        with pool.connection() as conn:
-            yield conn
-    except PoolTimeout as exc:
-        raise UsersUnavailable(_pool_url(pool), "no free connection in time") from exc
-    except psycopg.OperationalError as exc:
-        raise UsersUnavailable(_pool_url(pool), _first_line(exc)) from exc
+    exception); a lost server surfaces as UsersUnavailable and a refused statement as
+    UsersRefused, never as a driver error."""
+    prod = pool.prod if isinstance(pool, UsersPool) else False
+    with translated(_pool_url(pool), prod=prod), pool.connection() as conn:
+        yield conn
 
 
 def _pool_url(pool: ConnectionPool) -> str:
     conninfo = pool.conninfo
-    return mask_url(conninfo) if isinstance(conninfo, str) else f"pool {pool.name}"
+    return conninfo if isinstance(conninfo, str) else f"pool {pool.name}"
 
 
 # --- migrations -----------------------------------------------------------------------------------
@@ -238,14 +186,16 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-def apply_migrations(url: str, migrations: list[Migration] | None = None) -> list[Migration]:
+def apply_migrations(
+    url: str, migrations: list[Migration] | None = None, *, prod: bool = False
+) -> list[Migration]:
     """Apply the migrations not yet recorded in `schema_migrations`, in version order, each in its
     own transaction with its record; return those applied now (empty when the schema is current).
     Safe to run from several processes at once: an advisory lock serialises them, and the later
     ones find the work done. A failing migration is rolled back and raises MigrationError."""
     pending = load_migrations() if migrations is None else migrations
     applied_now: list[Migration] = []
-    with connect(url, autocommit=True) as conn:
+    with session(url, prod=prod) as conn:
         for migration in pending:
             with conn.transaction():
                 # Transaction-scoped, so a crash can never leave the lock held on a pooled session.
@@ -257,11 +207,10 @@ def apply_migrations(url: str, migrations: list[Migration] | None = None) -> lis
                 if done:
                     continue
                 try:
-                    conn.execute(migration.sql)
-                except psycopg.Error as exc:
-                    raise MigrationError(
-                        f"migration {migration} failed: {_first_line(exc)}"
-                    ) from exc
+                    with translated(url, prod=prod):
+                        conn.execute(migration.sql)
+                except UsersRefused as exc:
+                    raise MigrationError(f"migration {migration} failed: {exc.reason}") from exc
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),
@@ -270,9 +219,9 @@ def apply_migrations(url: str, migrations: list[Migration] | None = None) -> lis
     return applied_now
 
 
-def applied_migrations(url: str) -> list[tuple[str, str, datetime]]:
+def applied_migrations(url: str, *, prod: bool = False) -> list[tuple[str, str, datetime]]:
     """(version, name, applied_at) of every recorded migration, oldest first; empty before any."""
-    with connect(url) as conn:
+    with session(url, prod=prod) as conn:
         exists = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
         if not exists or exists[0] is None:
             return []
@@ -285,12 +234,9 @@ def applied_migrations(url: str) -> list[tuple[str, str, datetime]]:
 # --- databases and sessions (the tool-kit's chores) -----------------------------------------------
 
 
-def _maintenance(url: str, prod: bool) -> psycopg.Connection[Any]:
-    try:
-        return connect(with_database(url, MAINTENANCE_DATABASE), prod=prod)
-    except UsersUnavailable as exc:
-        # Name the URL the user configured, not the maintenance one derived from it.
-        raise UsersUnavailable(mask_url(url), exc.reason, exc.hint) from exc
+def _maintenance(url: str, prod: bool) -> AbstractContextManager[psycopg.Connection[Any]]:
+    # Errors name the URL the user configured, not the maintenance one derived from it.
+    return session(with_database(url, MAINTENANCE_DATABASE), prod=prod, named=url)
 
 
 def database_exists(url: str, prod: bool = False) -> bool:
@@ -302,14 +248,17 @@ def database_exists(url: str, prod: bool = False) -> bool:
 def create_database(url: str, prod: bool = False) -> bool:
     """Create the database `url` names; False when it already exists (nothing done)."""
     name = database_name(url)
-    with _maintenance(url, prod) as conn:
-        if conn.execute(template("admin", "database_exists"), {"name": name}).fetchone():
-            return False
-        try:
+    try:
+        with _maintenance(url, prod) as conn:
+            if conn.execute(template("admin", "database_exists"), {"name": name}).fetchone():
+                return False
             # Identifiers cannot be parameters: sql.Identifier quotes the name instead.
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.DuplicateDatabase:
+    except UsersRefused as exc:
+        # Another process created it between our check and our CREATE.
+        if exc.sqlstate == DUPLICATE_DATABASE:
             return False
+        raise
     return True
 
 
@@ -342,6 +291,6 @@ class Session:
 
 def list_sessions(url: str, prod: bool = False) -> list[Session]:
     """Open client connections to the server `url` points at (every database), oldest first."""
-    with connect(url, prod=prod) as conn:
+    with session(url, prod=prod) as conn:
         rows = conn.execute(template("admin", "sessions")).fetchall()
     return [Session(*row) for row in rows]

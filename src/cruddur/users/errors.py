@@ -1,8 +1,10 @@
-"""Errors of the users store. Entrypoints map them to one readable line (CLI) or a status code (API)."""
+"""Errors of the users store. Entrypoints map them to one readable line (CLI) or a status code (API).
+
+They state facts (which server, why, whether it was the --prod database); advice on what to do
+about them is the entrypoint's to give, in its own terms.
+"""
 
 from __future__ import annotations
-
-LOCAL_START_HINT = "start the private cluster with `cruddur db local start` or set CONNECTION_URL"
 
 
 class UsersError(Exception):
@@ -10,14 +12,27 @@ class UsersError(Exception):
 
 
 class UsersUnavailable(UsersError):
-    """PostgreSQL did not answer. `url` is already masked (no password), safe to print."""
+    """PostgreSQL did not answer. `url` is already masked (no password), safe to print; `prod` says
+    whether it was the production database (the tool-kit's --prod) rather than a local one."""
 
-    def __init__(self, url: str, reason: str, hint: str = LOCAL_START_HINT) -> None:
+    def __init__(self, url: str, reason: str, *, prod: bool = False) -> None:
         self.url = url
         self.reason = reason
-        self.hint = hint
-        message = f"PostgreSQL at {url} is unavailable ({reason})"
-        super().__init__(f"{message}; {hint}" if hint else message)
+        self.prod = prod
+        super().__init__(f"PostgreSQL at {url} is unavailable ({reason})")
+
+
+class UsersRefused(UsersError):
+    """PostgreSQL answered but refused the statement (no privilege, a constraint, a broken
+    statement). `sqlstate` is PostgreSQL's code for why, `constraint` the constraint involved."""
+
+    def __init__(
+        self, reason: str, sqlstate: str | None = None, constraint: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.sqlstate = sqlstate
+        self.constraint = constraint
+        super().__init__(f"PostgreSQL refused: {reason}")
 
 
 class UsersNotConfigured(UsersError):

@@ -10,7 +10,6 @@ import uuid as uuid_module
 from collections.abc import Mapping
 from typing import Any
 
-import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from psycopg.rows import dict_row
@@ -23,8 +22,10 @@ from cruddur.users.errors import (
     DuplicateUser,
     InvalidUserInput,
     UserNotFound,
+    UsersRefused,
 )
 from cruddur.users.models import User
+from cruddur.users.pg_errors import FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION
 from cruddur.users.queries import template
 
 MAX_HANDLE_CHARS = 64
@@ -135,8 +136,9 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
 
 
 class UserRepository:
-    """Users in PostgreSQL through a psycopg pool. Every call is its own transaction; a server that
-    does not answer raises UsersUnavailable."""
+    """Users in PostgreSQL through a psycopg pool (made by `cruddur.bootstrap.user_repository`).
+    Every call is its own transaction; a server that does not answer raises UsersUnavailable, and
+    no driver error leaves this class untranslated (see users/pg_errors.py)."""
 
     def __init__(self, pool: ConnectionPool, hasher: PasswordHasher | None = None) -> None:
         self._pool = pool
@@ -148,10 +150,14 @@ class UserRepository:
     def pool(self) -> ConnectionPool:
         return self._pool
 
-    def ping(self) -> None:
-        """Return when PostgreSQL answers a query; raise UsersUnavailable otherwise (health check)."""
+    def ping(self) -> int:
+        """The pid of the server process that answered (PostgreSQL's `pg_backend_pid()`), so a
+        caller can tell the server really answered, and which connection did; raises
+        UsersUnavailable otherwise (health check)."""
         with pooled(self._pool) as conn:
-            conn.execute("SELECT 1")
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        return int(row[0])
 
     # --- reads ------------------------------------------------------------------------------------
 
@@ -232,14 +238,15 @@ class UserRepository:
         try:
             with pooled(self._pool) as conn, conn.cursor(row_factory=dict_row) as cur:
                 row = cur.execute(template("users", "create"), params).fetchone()
-        except psycopg.errors.UniqueViolation as exc:
-            raise self._duplicate(exc, params) from exc
+        except UsersRefused as exc:
+            if exc.sqlstate == UNIQUE_VIOLATION:
+                raise self._duplicate(exc.constraint, params) from exc
+            raise
         assert row is not None
         return _user(row)
 
     @staticmethod
-    def _duplicate(exc: psycopg.errors.UniqueViolation, params: Mapping[str, Any]) -> Exception:
-        constraint = exc.diag.constraint_name
+    def _duplicate(constraint: str | None, params: Mapping[str, Any]) -> Exception:
         if constraint == _COGNITO_INDEX:
             return DuplicateCognitoUserId(str(params["cognito_user_id"]))
         if constraint == _PRIMARY_KEY:
@@ -274,8 +281,10 @@ class UserRepository:
                     template("users", "set_cognito_user_id"),
                     {"uuid": parsed, "cognito_user_id": value},
                 ).fetchone()
-        except psycopg.errors.UniqueViolation as exc:
-            raise DuplicateCognitoUserId(str(value)) from exc
+        except UsersRefused as exc:
+            if exc.sqlstate == UNIQUE_VIOLATION:
+                raise DuplicateCognitoUserId(str(value)) from exc
+            raise
         if row is None:
             raise UserNotFound(str(uuid))
 
@@ -300,8 +309,11 @@ class UserRepository:
                     template("users", "set_password"),
                     {"uuid": parsed, "password_hash": password_hash},
                 )
-        except psycopg.errors.ForeignKeyViolation as exc:
-            raise UserNotFound(str(uuid)) from exc
+        except UsersRefused as exc:
+            # The credentials row points at its user: no user, no row.
+            if exc.sqlstate == FOREIGN_KEY_VIOLATION:
+                raise UserNotFound(str(uuid)) from exc
+            raise
 
     def verify_password(self, handle: str, password: str) -> User | None:
         """The user when `password` is theirs, else None. An unknown handle, a user without a

@@ -1,0 +1,158 @@
+"""Moving conversation rows to a group's newest message: the stream processor's algorithm, built on
+small repository methods (read a group's rows, read one member's rows, swap a row, delete a stray).
+
+Guarantees, whatever the delivery: forward only (a row never goes back to an older message), one row
+per member and group, and idempotent and order-free (applying any set of a group's messages,
+repeated or in any order, concurrently or not, leaves each row at the newest of them).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from enum import StrEnum
+
+from cruddur.messaging import keys, retries
+from cruddur.messaging.models import Conversation, GroupKind, Message, MessageGroup, WriteOutcome
+from cruddur.messaging.ports import MessageRepository
+
+
+class MoveOutcome(StrEnum):
+    MOVED = "moved"
+    ALREADY_CURRENT = "already_current"
+
+
+def moved_row(row: Conversation, message: Message) -> Conversation:
+    """The row as it shows `message`: a group's row shows the last sender, a direct one keeps
+    showing the other party."""
+    moved = replace(
+        row,
+        sk=keys.conversation_sk(message.created_at, message.group_uuid),
+        last_reply_at=message.created_at,
+        message=message.text,
+        last_message_sk=message.sk,
+    )
+    if row.kind_recorded and row.kind is GroupKind.GROUP:
+        moved = replace(
+            moved,
+            user_uuid=message.user_uuid,
+            handle=message.handle,
+            display_name=message.display_name,
+        )
+    return moved
+
+
+def keep_newest(repo: MessageRepository, rows: list[Conversation]) -> Conversation | None:
+    """The newest of a member's rows for one group (rows from a consistent read); older strays
+    (seed-format leftovers, another tool's half-done move) are deleted so the group shows once.
+    Deleting a stray is idempotent."""
+    if not rows:
+        return None
+    ordered = sorted(rows, key=lambda r: r.shown_message_sk)
+    for stray in ordered[:-1]:
+        repo.delete_conversation_row(stray)
+    return ordered[-1]
+
+
+def move_row(
+    repo: MessageRepository,
+    row: Conversation,
+    message: Message,
+    sleep: retries.Sleep = time.sleep,
+) -> MoveOutcome:
+    """Move one member's row (as last read, maybe stale) to `message`, forward only: a row already
+    at this message or a newer one stays. Two concurrent moves: the loser's condition fails, it
+    re-reads the base table and tries again. ContentionExhausted after the bounded retries;
+    nothing is half-written then."""
+    current: Conversation | None = row
+    for _ in retries.attempts("moving a conversation row", sleep):
+        if current is None:
+            return MoveOutcome.ALREADY_CURRENT  # the row is gone: nothing of ours to move
+        if current.shown_message_sk >= message.sk:
+            return MoveOutcome.ALREADY_CURRENT
+        if repo.replace_conversation_row(current, moved_row(current, message)) is (
+            WriteOutcome.CREATED
+        ):
+            return MoveOutcome.MOVED
+        fresh = repo.member_conversation_rows(row.owner_uuid, message.group_uuid, row.sk)
+        current = keep_newest(repo, fresh)
+    raise AssertionError("unreachable")
+
+
+def _rows_missed_by_index(
+    repo: MessageRepository, message: Message, by_owner: dict[str, list[Conversation]]
+) -> dict[str, list[Conversation]]:
+    """Members whose rows the GSI read did not show, read from the base table (consistent).
+
+    A named group is checked against its metadata (`members_count`, then the membership rows when
+    short). A direct group, ours or the seed's, needs no metadata read when both rows were seen:
+    its two members are the rows' owners, the party each row shows and the sender; only a member
+    not seen is read, from its owner's list. Costs nothing extra on the common path of a direct
+    group (the GSI query is the only read).
+    """
+    group_uuid = message.group_uuid
+    found: dict[str, list[Conversation]] = {}
+    rows = [r for owner_rows in by_owner.values() for r in owner_rows]
+    named = any(r.kind_recorded and r.kind is GroupKind.GROUP for r in rows)
+    group: MessageGroup | None = None
+    if named or not rows:
+        group = repo.get_group(group_uuid)
+    if group is not None and (group.kind is GroupKind.GROUP or not rows):
+        if len(by_owner) >= group.members_count:
+            return found
+        bound = keys.conversation_sk(group.created_at, "")
+        for member in repo.list_members(group_uuid):
+            if member.user_uuid not in by_owner:
+                member_rows = repo.member_conversation_rows(member.user_uuid, group_uuid, bound)
+                if member_rows:
+                    found[member.user_uuid] = member_rows
+        return found
+    # direct (or seed-format): follow who the rows name until nobody new turns up
+    tried = set(by_owner)
+    frontier = {message.user_uuid} | {r.user_uuid for r in rows}
+    frontier -= tried | {""}
+    since: str | None = None
+    while frontier:
+        user_uuid = frontier.pop()
+        tried.add(user_uuid)
+        if since is None:
+            # every row of one of our groups was written at or after the group's creation
+            meta = group if (named or not rows) else repo.get_group(group_uuid)
+            since = keys.conversation_sk(meta.created_at, "") if meta else ""
+        member_rows = repo.member_conversation_rows(user_uuid, group_uuid, since)
+        if member_rows:
+            found[user_uuid] = member_rows
+            frontier |= {r.user_uuid for r in member_rows} - tried - {""}
+    return found
+
+
+def move_conversation_rows(
+    repo: MessageRepository, message: Message, sleep: retries.Sleep = time.sleep
+) -> dict[str, MoveOutcome]:
+    """Move every member's row of the message's group to it, forward only; what happened, per
+    member uuid.
+
+    Members come from one GSI query; a member the (eventually consistent) index did not show is
+    found through the base table, so an index lag never leaves a row behind; an owner showing two
+    rows for the group is re-read consistently and keeps only the newest. Raises
+    ContentionExhausted / StoreUnavailable / TableMissing; rows already moved stay moved, so the
+    caller retries the whole message.
+    """
+    group_uuid = message.group_uuid
+    by_owner: dict[str, list[Conversation]] = {}
+    for row in repo.group_conversation_rows(group_uuid):
+        by_owner.setdefault(row.owner_uuid, []).append(row)
+    consistent = _rows_missed_by_index(repo, message, by_owner)
+    outcomes: dict[str, MoveOutcome] = {}
+    for owner, rows in [*by_owner.items(), *consistent.items()]:
+        if len(rows) > 1:
+            if owner not in consistent:
+                oldest = min(r.sk for r in rows)
+                rows = repo.member_conversation_rows(owner, group_uuid, oldest)
+            current = keep_newest(repo, rows)
+        else:
+            current = rows[0]
+        if current is None:
+            continue
+        outcomes[owner] = move_row(repo, current, message, sleep)
+    return outcomes
