@@ -1,5 +1,6 @@
 """Shared fixtures: one DynamoDB Local per test session (in memory, on a free port), a fresh table
-per test, and the settings that point at them. PostgreSQL and Redis fixtures live beside these."""
+per test, and the settings that point at them. The PostgreSQL, API and stream fixtures live in
+the fixtures_*.py plugins listed below."""
 
 from __future__ import annotations
 

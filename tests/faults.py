@@ -39,15 +39,19 @@ def throttled() -> AWSResponse:
     return error_response("ProvisionedThroughputExceededException", "rate exceeded")
 
 
-def transaction_conflict(actions: int) -> AWSResponse:
-    reasons = [{"Code": "TransactionConflict", "Message": "conflict"}] + [
-        {"Code": "None"} for _ in range(actions - 1)
-    ]
+def transaction_cancelled(reason: str, actions: int) -> AWSResponse:
+    """A TransactWriteItems cancelled for `reason` on its first action."""
+    reasons = [{"Code": reason, "Message": "injected"}] + [{"Code": "None"}] * (actions - 1)
     return error_response(
         "TransactionCanceledException",
-        "Transaction cancelled, please refer cancellation reasons for specific reasons",
+        "Transaction cancelled",
         CancellationReasons=reasons,
     )
+
+
+def transaction_conflict(actions: int) -> AWSResponse:
+    """What DynamoDB answers when another transaction touched the same item at the same time."""
+    return transaction_cancelled("TransactionConflict", actions)
 
 
 class Injector:

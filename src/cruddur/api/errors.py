@@ -70,6 +70,7 @@ def _answer(exc: Exception) -> Response:
         | messaging.StoreRefused
         | messaging.TableMissing
         | users.UsersUnavailable
+        | users.UsersRefused
         | users.UsersNotConfigured
         | KeySetUnavailable,
     ):

@@ -1,4 +1,4 @@
-"""The JSON shapes of the contract (DESIGN.md, "HTTP API"). `created_at` is the bare timestamp."""
+"""The JSON shapes of the contract (README.md, "HTTP API"). `created_at` is the bare timestamp."""
 
 from __future__ import annotations
 

@@ -16,20 +16,13 @@ from cruddur.local.processes import EngineError
 from cruddur.messaging.errors import MessagingError, StoreUnavailable, TableMissing
 from cruddur.messaging.keys import InvalidKey
 from cruddur.streams.worker import StreamNotEnabled
-from cruddur.users.errors import UsersUnavailable
+from cruddur.users.errors import UsersError, UsersUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [MessagingError, InvalidKey, EngineError, InstallError]
-    try:
-        from cruddur.users.errors import UsersError  # type: ignore[attr-defined]
-
-        errors.append(UsersError)
-    except ImportError:  # pragma: no cover - the users package always ships it
-        pass
-    return tuple(errors)
+# Failures a command reports as one line; anything else is a bug and keeps its traceback.
+EXPECTED_ERRORS = (MessagingError, UsersError, InvalidKey, EngineError, InstallError)
 
 
 def hint_for(exc: BaseException) -> str | None:
@@ -61,7 +54,7 @@ def one_line_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except _expected_errors() as exc:
+        except EXPECTED_ERRORS as exc:
             hint = hint_for(exc)
             fail(f"{exc}: {hint}" if hint else str(exc))
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cruddur.aws import dynamodb_client
-from cruddur.bootstrap import message_repository
+from cruddur.bootstrap import message_repository, messaging_service, user_repository
 from cruddur.cli.common import (
     fail,
     one_line_errors,
@@ -28,8 +28,8 @@ from cruddur.messaging.capacity import CapacityMeter
 from cruddur.messaging.errors import TableExists, TableMissing, UserNotFound
 from cruddur.messaging.models import Message, UserRef
 from cruddur.messaging.seed import CONVERSATION, parse_conversation, seed_conversation
-from cruddur.messaging.services import MessagingService
 from cruddur.streams.moves import move_conversation_rows
+from cruddur.users.repository import UserRepository
 
 # Wide enough for a uuid column when the output is a pipe or a file, not only a terminal.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 140)
@@ -39,12 +39,10 @@ def _client(settings: Settings) -> Any:
     return dynamodb_client(settings)
 
 
-def _users_repository(settings: Settings) -> Any:
-    """The PostgreSQL users store the tool-kit looks handles up in."""
-    from cruddur.bootstrap import user_repository
-
-    # --prod travels in the tool-kit's settings (settings.prod).
-    return user_repository(settings)
+def _users_repository(settings: Settings) -> UserRepository:
+    """The PostgreSQL users store the tool-kit looks handles up in (one command, one lookup at a
+    time: two connections at most). --prod travels in the tool-kit's settings."""
+    return user_repository(settings, min_size=1, max_size=2)
 
 
 def _find_user(settings: Settings, handle_or_uuid: str) -> UserRef:
@@ -202,7 +200,7 @@ def seed(
     if first.uuid == second.uuid:
         fail("the two people of a conversation must be different users")
     repo = message_repository(settings)
-    existing = MessagingService(repo).find_direct_group(first.uuid, second.uuid)
+    existing = messaging_service(repo).find_direct_group(first.uuid, second.uuid)
     if existing and not again:
         console.print(
             f"@{first.handle} and @{second.handle} already have conversation {existing} "
@@ -268,7 +266,7 @@ def list_conversations(
     user = _find_user(settings, handle_or_uuid)
     client = _client(settings)
     meter = CapacityMeter().attach(client)
-    page = MessagingService(message_repository(settings, client)).list_conversations(
+    page = messaging_service(message_repository(settings, client)).list_conversations(
         user, limit=limit
     )
     table = Table(title=f"Conversations of {user.handle and '@' + user.handle or user.uuid}")

@@ -1,7 +1,7 @@
 """Capacity units as AWS charges them, counted on a boto3 DynamoDB client.
 
 DynamoDB Local's ConsumedCapacity is right for single-item writes, queries, BatchWriteItem and
-TransactGetItems, but (DESIGN.md, "Measuring capacity"):
+TransactGetItems, but (docs/architecture.md, "DynamoDB Local is not AWS"):
   * TransactWriteItems reports one action's figure whatever their number: we price each action
     ourselves, 2 units per KB plus 1 per index write;
   * a write refused by its condition carries no ConsumedCapacity, but AWS charges a write unit.

@@ -59,7 +59,8 @@ class Conversation:
     kind: GroupKind = GroupKind.DIRECT
     group_name: str | None = None
     # the sort key of the message the row shows; rows written by the seed's tools record neither
-    # this nor `kind` (`kind_recorded` false), and a moved seed row stays in the seed's shape
+    # this nor `kind` (`kind_recorded` false); a moved seed row gets our sort key and
+    # `last_message_sk` but still no `kind`, so it is still told apart as the seed's
     last_message_sk: str = ""
     kind_recorded: bool = True
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from cruddur.messaging import items, keys, retries
 from cruddur.messaging.dynamodb_errors import ConditionFailed, TransactionCancelled, translated
+from cruddur.messaging.errors import StoreRefused
 from cruddur.messaging.items import Item, s
 from cruddur.messaging.models import (
     MAX_PAGE_SIZE,
@@ -72,7 +73,10 @@ class DynamoMessageRepository:
                 if cancelled.condition_failed:
                     return WriteOutcome.CONDITION_FAILED
                 if not cancelled.retryable:
-                    raise
+                    # a reason no retry changes (a validation error): the store refusing
+                    raise StoreRefused(
+                        "TransactionCanceledException", str(cancelled)
+                    ) from cancelled
                 continue
             return WriteOutcome.CREATED
         raise AssertionError("unreachable")

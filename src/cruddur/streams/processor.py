@@ -45,11 +45,9 @@ class RecordFailure:
 
 
 def is_outage(exc: Exception) -> bool:
-    """A failure of DynamoDB rather than of the record (a transaction cancelled for a reason that
-    no retry changes, such as a validation error, is the record's)."""
-    if isinstance(exc, StoreUnavailable):
-        return True
-    return isinstance(exc, ContentionExhausted) and getattr(exc, "retryable", True)
+    """A failure of DynamoDB rather than of the record: unreachable, or busy beyond the retries.
+    A refusal no retry changes (StoreRefused, such as a validation error) is the record's."""
+    return isinstance(exc, StoreUnavailable | ContentionExhausted)
 
 
 @dataclass

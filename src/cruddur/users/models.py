@@ -12,7 +12,7 @@ DEMO_USER_NAMESPACE_URL = "https://cruddur.com/users/"
 
 
 def demo_user_uuid(handle: str) -> str:
-    """A demo user's fixed uuid (DESIGN.md): both stores agree whichever is seeded first."""
+    """A demo user's fixed uuid (docs/architecture.md): both stores agree whichever is seeded first."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, DEMO_USER_NAMESPACE_URL + handle))
 
 

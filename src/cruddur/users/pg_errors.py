@@ -41,7 +41,8 @@ def translated(url: str, *, prod: bool = False) -> Iterator[None]:
         # The pool's own text names seconds, not the server: the reader needs which server.
         reason = "no connection within the pool timeout"
         raise UsersUnavailable(mask_url(url), reason, prod=prod) from exc
-    except psycopg.OperationalError as exc:
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        # InterfaceError: the driver's connection is closed or broken, the server unreachable
         raise UsersUnavailable(mask_url(url), first_line(exc), prod=prod) from exc
     except psycopg.Error as exc:
         raise UsersRefused(

@@ -1,5 +1,5 @@
 """Demo users for local runs: the seed's own two (`andrewbrown`, `bayko`) and a few more, with the
-fixed uuids of DESIGN.md so the messages store agrees whichever is seeded first."""
+fixed uuids (docs/architecture.md) so the messages store agrees whichever is seeded first."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP contract the Cruddur web client depends on (DESIGN.md, "HTTP API"): status codes and
+"""The HTTP contract the Cruddur web client depends on (README.md, "HTTP API"): status codes and
 JSON shapes of every endpoint, over the app on DynamoDB Local and PostgreSQL."""
 
 from __future__ import annotations

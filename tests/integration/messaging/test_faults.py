@@ -15,11 +15,12 @@ from botocore.exceptions import ReadTimeoutError
 from cruddur.aws import READ_TIMEOUT_SECONDS, RETRY_MAX_ATTEMPTS, dynamodb_client
 from cruddur.local.processes import free_port
 from cruddur.messaging import keys
-from cruddur.messaging.errors import ContentionExhausted, StoreUnavailable
+from cruddur.messaging.errors import ContentionExhausted, StoreRefused, StoreUnavailable
 from cruddur.messaging.repository import DynamoMessageRepository
 from cruddur.messaging.retries import MAX_ATTEMPTS
 from cruddur.messaging.services import MessagingService
-from faults import inject, throttled, transaction_conflict
+from cruddur.streams.processor import is_outage
+from faults import inject, throttled, transaction_cancelled, transaction_conflict
 
 
 @pytest.fixture
@@ -172,3 +173,20 @@ def test_an_endpoint_that_never_answers_is_given_up_after_bounded_attempts(
             repo.conversations_page(alice.uuid, 20, None)
     assert len(sent) == RETRY_MAX_ATTEMPTS
     assert client.meta.config.read_timeout == READ_TIMEOUT_SECONDS
+
+
+def test_a_transaction_refused_for_good_is_not_retried_and_not_an_outage(
+    faulty, faulty_repo, client, alice, bob
+):
+    """A cancellation no retry changes (a validation error) is tried once, reported as the store
+    refusing (503 in the API), and the stream processor treats it as the record's failure."""
+
+    def refused(body):
+        return transaction_cancelled("ValidationError", len(body["TransactItems"]))
+
+    with inject(client, "TransactWriteItems", refused) as fault:
+        with pytest.raises(StoreRefused) as raised:
+            faulty.open_conversation_with(alice, bob, "hi")
+    assert fault.injected == 1
+    assert not is_outage(raised.value)
+    assert list(faulty_repo.scan()) == []

@@ -1,7 +1,7 @@
 """The use cases on the real table (DynamoDB Local): every access pattern and its guarantees under
 concurrency, and data written in the seed's format. The rules alone are tested on the fake in
 tests/unit/messaging; the fake and the table agree by tests/integration/messaging/
-test_repository_contract.py."""
+test_repository_contract_*.py."""
 
 from __future__ import annotations
 
