@@ -105,6 +105,17 @@ def assert_rows_at(
             assert row["sk"]["S"] == keys.conversation_sk(message.created_at, group)
 
 
+def rows_at(
+    repo: DynamoMessageRepository, newest: dict[str, Message], members: dict[str, list[str]]
+) -> bool:
+    """`assert_rows_at` as a condition to poll for."""
+    try:
+        assert_rows_at(repo, newest, members)
+    except AssertionError:
+        return False
+    return True
+
+
 def poll_until(
     predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05
 ) -> bool:

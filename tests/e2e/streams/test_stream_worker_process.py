@@ -15,19 +15,11 @@ from cruddur.messaging.models import Message
 from fixtures_streams import (
     append,
     assert_one_row_each,
-    assert_rows_at,
     conversation_rows,
     newest_by_group,
     poll_until,
+    rows_at,
 )
-
-
-def rows_at(repo, newest: dict[str, Message], members: dict[str, list[str]]) -> bool:
-    try:
-        assert_rows_at(repo, newest, members)
-    except AssertionError:
-        return False
-    return True
 
 
 def start_worker(settings, data_dir: Path) -> subprocess.Popen:

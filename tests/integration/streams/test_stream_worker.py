@@ -13,29 +13,20 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from cruddur.bootstrap import stream_worker as build_worker
-from cruddur.messaging.models import Message
 from cruddur.streams.worker import BatchDeferred, StreamWorker, WorkerConfig
 from fixtures_streams import (
     append,
     assert_one_row_each,
-    assert_rows_at,
     conversation_rows,
     newest_by_group,
     poll_until,
+    rows_at,
 )
 
 
 @pytest.fixture
 def worker_settings(settings, tmp_path: Path):
     return replace(settings, data_dir=tmp_path / "data")
-
-
-def rows_at(repo, newest: dict[str, Message], members: dict[str, list[str]]) -> bool:
-    try:
-        assert_rows_at(repo, newest, members)
-    except AssertionError:
-        return False
-    return True
 
 
 def drain(worker: StreamWorker, until) -> None:
