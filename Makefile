@@ -57,4 +57,5 @@ bench: setup
 clean:
 	-.venv/bin/cruddur ddb local stop
 	-.venv/bin/cruddur db local stop
+	-.venv/bin/cruddur redis local stop
 	rm -rf .data dist build

@@ -1,6 +1,6 @@
 """Shared fixtures: one DynamoDB Local per test session (in memory, on a free port), a fresh table
-per test, and the settings that point at them. The PostgreSQL, API and stream fixtures live in
-the fixtures_*.py plugins listed below."""
+per test, and the settings that point at them. The PostgreSQL, API, stream and Redis fixtures live
+in the fixtures_*.py plugins listed below."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from cruddur.messaging.repository import DynamoMessageRepository
 from cruddur.messaging.services import MessagingService
 from cruddur.users.models import demo_user_uuid
 
-pytest_plugins = ["fixtures_postgres", "fixtures_api", "fixtures_streams"]
+pytest_plugins = ["fixtures_postgres", "fixtures_api", "fixtures_streams", "fixtures_redis"]
 
 
 @pytest.fixture(scope="session")

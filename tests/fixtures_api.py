@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -369,15 +370,18 @@ def live_server(app) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture
-def gunicorn_server(settings: Settings, postgres_url: str, users, tmp_path: Path) -> Iterator[str]:
-    """`cruddur serve` (gunicorn, 2 workers) on a free loopback port, on this test's table and the
-    session's users database, with a data directory of its own (serve makes its signing key)."""
+@contextmanager
+def serving(
+    settings: Settings, postgres_url: str, data_dir: Path, **extra_env: str
+) -> Iterator[str]:
+    """`cruddur serve` (gunicorn, 2 workers) on a free loopback port, on `settings`' table and the
+    given users database, with a data directory of its own (serve makes its signing key there);
+    `extra_env` adds to its environment (REDIS_URL, say). Yields the base URL."""
     port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "CRUDDUR_", "DDB_", "CONNECTION_URL"))
+        if not k.startswith(("AWS_", "CRUDDUR_", "DDB_", "CONNECTION_URL", "REDIS_URL"))
     }
     env.update(
         AWS_ENDPOINT_URL_DYNAMODB=settings.dynamodb_endpoint_url or "",
@@ -385,9 +389,12 @@ def gunicorn_server(settings: Settings, postgres_url: str, users, tmp_path: Path
         AWS_DEFAULT_REGION=settings.region,
         DDB_MESSAGE_TABLE=settings.table_name,
         CONNECTION_URL=postgres_url,
-        CRUDDUR_DATA_DIR=str(tmp_path / "data"),
+        CRUDDUR_DATA_DIR=str(data_dir),
+        **extra_env,
     )
-    log = (tmp_path / "gunicorn.log").open("wb")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "gunicorn.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -410,9 +417,16 @@ def gunicorn_server(settings: Settings, postgres_url: str, users, tmp_path: Path
         started = wait_until(lambda: port_open(port) or process.poll() is not None, timeout=30)
         if not started or process.poll() is not None:
             log.flush()
-            pytest.fail(f"cruddur serve did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")
+            pytest.fail(f"cruddur serve did not start:\n{log_path.read_text()}")
         yield f"http://127.0.0.1:{port}"
     finally:
         terminate(process.pid)
         process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def gunicorn_server(settings: Settings, postgres_url: str, users, tmp_path: Path) -> Iterator[str]:
+    """`cruddur serve` on this test's table and the session's users database."""
+    with serving(settings, postgres_url, tmp_path / "data") as url:
+        yield url

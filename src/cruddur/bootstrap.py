@@ -11,6 +11,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from cruddur.aws import dynamodb_client, dynamodb_streams_client
+from cruddur.cache.backend import CacheBackend
+from cruddur.cache.messaging import CachedMessageRepository
 from cruddur.config import Settings
 from cruddur.messaging import schema
 from cruddur.messaging.keys import Clock, utc_now
@@ -18,10 +20,37 @@ from cruddur.messaging.ports import MessageRepository, UserDirectory
 from cruddur.messaging.repository import DynamoMessageRepository
 from cruddur.messaging.services import MessagingService
 from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
+from cruddur.streams.processor import RowsChanged
 from cruddur.streams.worker import StreamNotEnabled, StreamWorker, WorkerConfig
 
 if TYPE_CHECKING:
+    from cruddur.cache.users import CachedUserRepository
     from cruddur.users.repository import UserRepository
+
+# --- cache ----------------------------------------------------------------------------------------
+
+
+def cache_backend(settings: Settings) -> CacheBackend | None:
+    """Redis when REDIS_URL is set, else no cache: the API and the stream processor run as several
+    processes, and a cache of one process would disagree with the others after a change (the
+    in-process back end, `cache.memory.InProcessCache`, is for tests and single-process tools)."""
+    if not settings.redis_url:
+        return None
+    from cruddur.cache.redis_backend import RedisCache  # the redis package only where it is used
+
+    # one Redis may serve several tables (environments): each keeps to its own keys
+    return RedisCache(settings.redis_url, prefix=f"cruddur:{settings.table_name}:")
+
+
+def cached_messages(messages: MessageRepository, cache: CacheBackend) -> CachedMessageRepository:
+    return CachedMessageRepository(messages, cache)
+
+
+def cached_users(users: UserRepository, cache: CacheBackend) -> CachedUserRepository:
+    from cruddur.cache.users import CachedUserRepository
+
+    return CachedUserRepository(users, cache)
+
 
 # --- messaging ------------------------------------------------------------------------------------
 
@@ -43,6 +72,19 @@ def messaging_service(
 # --- the stream processor -------------------------------------------------------------------------
 
 
+def stream_processor_repository(
+    settings: Settings, client: Any = None
+) -> tuple[MessageRepository, RowsChanged | None]:
+    """What both runners of the stream processor apply batches with: the messages repository, and
+    with a cache (REDIS_URL) the cached one and its listener of every record."""
+    repo: MessageRepository = message_repository(settings, client)
+    cache = cache_backend(settings)
+    if cache is None:
+        return repo, None
+    cached = cached_messages(repo, cache)
+    return cached, cached.rows_changed
+
+
 def stream_worker(
     settings: Settings,
     config: WorkerConfig | None = None,
@@ -57,14 +99,16 @@ def stream_worker(
     if not arn:
         raise StreamNotEnabled(settings.table_name)
     directory = settings.data_dir / "streams"
+    repo, rows_changed = stream_processor_repository(settings, client)
     return StreamWorker(
-        repo=message_repository(settings, client),
+        repo=repo,
         streams_client=dynamodb_streams_client(settings),
         stream_arn=arn,
         checkpoints=CheckpointStore(directory, settings.table_name),
         dead_letters=DeadLetterFile(directory, settings.table_name),
         config=config or WorkerConfig(),
         stop=stop,
+        rows_changed=rows_changed,
     )
 
 
@@ -128,3 +172,28 @@ def user_repository(
     prod = prod or settings.prod
     url = connection_url(settings, prod=prod, start=start)
     return UserRepository(create_pool(url, min_size=min_size, max_size=max_size, prod=prod))
+
+
+# --- cache (local engine) -------------------------------------------------------------------------
+
+
+def local_redis_url(settings: Settings, *, start: bool = False) -> str:
+    """The Redis of local runs: REDIS_URL when set, else the private server's URL (under
+    `settings.data_dir/redis`, on `settings.redis_port`), started first when `start` is true.
+    Raises EngineError when the private server is not running and `start` is false,
+    EngineError/InstallError when starting it fails."""
+    if settings.redis_url:
+        return settings.redis_url
+    from cruddur.local.processes import EngineError
+    from cruddur.local.redis import PrivateRedis
+
+    server = PrivateRedis.for_settings(settings)
+    if start:
+        return server.start().url
+    status = server.status()
+    if not status.running:
+        raise EngineError(
+            f"the private Redis ({status.url}, data in {status.data_dir}) is not running; start "
+            f"it with `cruddur redis local start` or set REDIS_URL"
+        )
+    return status.url

@@ -16,6 +16,9 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_LOCAL_DYNAMODB_PORT = 8000
 DEFAULT_LOCAL_DYNAMODB_URL = f"http://localhost:{DEFAULT_LOCAL_DYNAMODB_PORT}"
 DEFAULT_API_PORT = 4567
+# The private Redis of local runs (used when REDIS_URL is unset): beside, not on, a machine's
+# own Redis at 6379.
+DEFAULT_LOCAL_REDIS_PORT = 6390
 DEFAULT_FRONTEND_URL = "http://localhost:3000"
 # Local use only: the README names it. Production users sign in through Cognito.
 DEFAULT_SEED_PASSWORD = "cruddur-local-password"
@@ -52,6 +55,8 @@ class Settings:
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
     redis_url: str | None = None
+    # The port of the private Redis under data_dir/redis (only when redis_url is unset).
+    redis_port: int = DEFAULT_LOCAL_REDIS_PORT
     rate_limit_sends_per_minute: int = 0
     rate_limit_new_conversations_per_hour: int = 0
     frontend_url: str = DEFAULT_FRONTEND_URL
@@ -78,6 +83,7 @@ class Settings:
             cognito_user_pool_id=env.get("AWS_COGNITO_USER_POOL_ID") or None,
             cognito_client_id=env.get("AWS_COGNITO_USER_POOL_CLIENT_ID") or None,
             redis_url=env.get("REDIS_URL") or None,
+            redis_port=_int(env, "CRUDDUR_REDIS_PORT", DEFAULT_LOCAL_REDIS_PORT),
             rate_limit_sends_per_minute=_int(env, "RATE_LIMIT_SENDS_PER_MINUTE", 0),
             rate_limit_new_conversations_per_hour=_int(
                 env, "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR", 0

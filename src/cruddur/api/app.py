@@ -18,7 +18,15 @@ from cruddur.api.errors import register_error_handler
 from cruddur.api.logs import api_logger
 from cruddur.auth.identity import identity_for
 from cruddur.auth.jwks import KeySet
-from cruddur.bootstrap import message_repository, messaging_service, user_repository
+from cruddur.bootstrap import (
+    cache_backend,
+    cached_messages,
+    cached_users,
+    message_repository,
+    messaging_service,
+    user_repository,
+)
+from cruddur.cache.backend import CacheBackend
 from cruddur.config import Settings
 from cruddur.messaging.ports import MessageRepository
 
@@ -38,12 +46,17 @@ def create_app(
     messages: MessageRepository | None = None,
     users: Any = None,
     key_set: KeySet | None = None,
+    cache: CacheBackend | None = None,
 ) -> Flask:
     """The API. `messages` and `users` replace the repositories built from `settings`; `key_set`
-    replaces the JWKS source (tests serve their own instead of Cognito's)."""
+    replaces the JWKS source (tests serve their own instead of Cognito's); `cache` the one REDIS_URL
+    names (both repositories are read through it)."""
     settings = settings or Settings.from_env()
     messages = messages if messages is not None else message_repository(settings)
     users = users if users is not None else user_repository(settings)
+    cache = cache if cache is not None else cache_backend(settings)
+    if cache is not None:
+        messages, users = cached_messages(messages, cache), cached_users(users, cache)
     identity = identity_for(settings, users, key_set)
     if identity.local_keys is not None and key_set is None and not identity.local_keys.exists():
         api_logger().warning(
@@ -56,7 +69,7 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = ApiContext(
-        settings, messages, messaging_service(messages, users), users, identity
+        settings, messages, messaging_service(messages, users), users, identity, cache
     )
 
     app.before_request(_start_request)

@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from cruddur.api.errors import BadRequest
 from cruddur.auth.identity import Identity
+from cruddur.cache.backend import CacheBackend
 from cruddur.config import Settings
 from cruddur.messaging.errors import InvalidInput
 from cruddur.messaging.models import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -30,6 +31,7 @@ class ApiContext:
     messaging: MessagingService
     users: Any  # cruddur.users.repository.UserRepository, or a test double with its methods
     identity: Identity
+    cache: CacheBackend | None = None
 
 
 def api() -> ApiContext:

@@ -33,15 +33,30 @@ def _probe_postgresql() -> None:
     users.ping()
 
 
+def _cache_report() -> dict[str, Any]:
+    """The cache's state and this process's counters (each gunicorn worker counts its own). A
+    cache that does not answer degrades nothing but speed, so it never fails the check."""
+    cache = api().cache
+    if cache is None:
+        return {"backend": "none"}
+    return {
+        "backend": cache.name,
+        "status": "ok" if cache.available() else "unavailable",
+        "counters": cache.stats.snapshot(),
+    }
+
+
 @bp.get("/api/health-check")
 def health_check():
-    """200 when DynamoDB (the messages table) and PostgreSQL both answer, else 503."""
+    """200 when DynamoDB (the messages table) and PostgreSQL both answer, else 503; the cache's
+    state and counters beside them."""
     checks = {"dynamodb": _check("dynamodb", _probe_dynamodb)}
     checks["postgresql"] = _check("postgresql", _probe_postgresql)
+    cache = _cache_report()
     failed = [f"{name}_unavailable" for name, state in checks.items() if state != "ok"]
     if failed:
-        return error_response(503, *failed, status="unavailable", checks=checks)
-    return jsonify({"status": "ok", "checks": checks})
+        return error_response(503, *failed, status="unavailable", checks=checks, cache=cache)
+    return jsonify({"status": "ok", "checks": checks, "cache": cache})
 
 
 @bp.post("/api/auth/token")

@@ -1,5 +1,6 @@
-"""`cruddur dev`: the README's run command. Brings up every local engine with embedded defaults,
-loads both schemas, seeds both stores, then runs the stream worker beside the API."""
+"""`cruddur dev`: the README's run command. Brings up every local engine with embedded defaults
+(a private PostgreSQL and Redis unless CONNECTION_URL and REDIS_URL name others), loads both
+schemas, seeds both stores, then runs the stream worker beside the API."""
 
 from __future__ import annotations
 
@@ -57,6 +58,20 @@ def _answers_as_dynamodb(settings: Settings, endpoint: str) -> bool:
     return True
 
 
+def _redis(settings: Settings) -> str:
+    """REDIS_URL when set (nothing is started), else the private Redis under data_dir/redis."""
+    from cruddur.bootstrap import local_redis_url
+
+    url = local_redis_url(settings, start=True)
+    if settings.redis_url:
+        # Only where it is: a REDIS_URL may carry a password before the "@".
+        where = urlparse(url).netloc.rpartition("@")[2]
+        click.echo(f"Redis: using REDIS_URL{f' at {where}' if where else ''}")
+    else:
+        click.echo(f"Redis: {url} (private, data in {settings.data_dir / 'redis'})")
+    return url
+
+
 def _step(env: dict[str, str], *args: str) -> None:
     result = subprocess.run([sys.executable, "-m", "cruddur", *args], env=env, check=False)
     if result.returncode != 0:
@@ -69,17 +84,20 @@ def _step(env: dict[str, str], *args: str) -> None:
 @click.option("--no-serve", is_flag=True, help="Set everything up and seed, then exit.")
 @one_line_errors
 def dev(host: str, port: int, no_serve: bool) -> None:
-    """Run the whole service locally: DynamoDB Local, PostgreSQL, the stream worker and the API."""
+    """Run the whole service locally: DynamoDB Local, PostgreSQL, Redis, the stream worker and
+    the API."""
     from cruddur.bootstrap import local_connection_url
 
     settings = Settings.from_env()
     endpoint = _local_dynamodb(settings)
     connection_url = local_connection_url(settings, start=True)
+    redis_url = _redis(settings)
     env = dict(
         os.environ,
         AWS_ENDPOINT_URL_DYNAMODB=endpoint,
         AWS_ENDPOINT_URL_DYNAMODB_STREAMS=settings.dynamodb_streams_endpoint_url or endpoint,
         CONNECTION_URL=connection_url,
+        REDIS_URL=redis_url,
     )
     _step(env, "ddb", "schema-load", "--if-not-exists")
     _step(env, "db", "schema-load")

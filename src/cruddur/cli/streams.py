@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import signal
 import threading
@@ -21,7 +22,21 @@ from cruddur.streams.worker import WorkerConfig
 LAMBDA_HANDLER = "cruddur.streams.lambda_handler.handler"
 LAMBDA_ZIP_NAME = "cruddur-stream-processor.zip"
 # What the handler imports; boto3/botocore come with the Lambda Python runtime.
-LAMBDA_MODULES = ("__init__.py", "config.py", "aws.py", "bootstrap.py", "messaging", "streams")
+LAMBDA_MODULES = (
+    "__init__.py",
+    "config.py",
+    "aws.py",
+    "bootstrap.py",
+    "messaging",
+    "streams",
+    "cache/__init__.py",
+    "cache/backend.py",
+    "cache/codec.py",
+    "cache/messaging.py",
+    "cache/redis_backend.py",
+)
+# Not in the Lambda Python runtime, and pure Python: shipped inside the zip (the cache of REDIS_URL).
+VENDORED_PACKAGES = ("redis",)
 # Fixed timestamps: the same source gives a byte-identical zip (and an unchanged code hash).
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -126,18 +141,26 @@ def build_lambda_zip(output: Path, source: Path | None = None) -> Path:
     """Write the Lambda deployment zip of the stream processor to `output`: the `cruddur`
     modules the handler imports, no caches, fixed timestamps (same source, same bytes)."""
     package = source or Path(__file__).resolve().parents[1]
-    files: list[Path] = []
+    files: list[tuple[Path, Path]] = []  # (file, its name in the zip)
+
+    def add(path: Path, root: Path, under: Path) -> None:
+        found = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        files.extend(
+            (p, under / p.relative_to(root)) for p in found if "__pycache__" not in p.parts
+        )
+
     for name in LAMBDA_MODULES:
-        path = package / name
-        if path.is_dir():
-            files.extend(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
-        else:
-            files.append(path)
+        add(package / name, package, Path("cruddur"))
+    for vendored in VENDORED_PACKAGES:
+        spec = importlib.util.find_spec(vendored)
+        if spec is None or not spec.submodule_search_locations:
+            raise click.ClickException(f"the package {vendored} is not installed")
+        location = Path(next(iter(spec.submodule_search_locations)))
+        add(location, location, Path(vendored))
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(files):
-            arcname = Path("cruddur") / path.relative_to(package)
+        for path, arcname in sorted(files, key=lambda f: f[1]):
             info = zipfile.ZipInfo(arcname.as_posix(), date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED

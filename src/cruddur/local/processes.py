@@ -27,19 +27,31 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
         return False
 
 
+def _zombie(pid: int) -> bool:
+    """True when `pid` has exited and only waits to be reaped (Linux /proc; False elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the command name, which is in parentheses and may hold anything.
+    return stat[stat.rfind(")") + 2 :].startswith("Z")
+
+
 def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return not _zombie(pid)
     # a zombie child still answers kill(0); reap it if it is ours
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         return waited == 0
     except ChildProcessError:
-        return True
+        # Not our child: a daemon (redis-server --daemonize) belongs to init once its parent is
+        # gone, and an init that reaps late leaves it a zombie for a while. It has exited.
+        return not _zombie(pid)
 
 
 def read_pid(pid_file: Path) -> int | None:

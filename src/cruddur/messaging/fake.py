@@ -56,7 +56,9 @@ class InMemoryMessageRepository:
 
     # A: a group's messages
 
-    def messages_page(self, group_uuid: str, limit: int, cursor: str | None) -> Page[Message]:
+    def messages_page(
+        self, group_uuid: str, limit: int, cursor: str | None, consistent: bool = False
+    ) -> Page[Message]:
         with self._lock:
             page = _page_newest_first(self.messages.get(group_uuid, {}), limit, cursor)
         return Page(items=list(reversed(page.items)), next_cursor=page.next_cursor)
@@ -88,7 +90,7 @@ class InMemoryMessageRepository:
     # B: a user's conversations
 
     def conversations_page(
-        self, owner_uuid: str, limit: int, cursor: str | None
+        self, owner_uuid: str, limit: int, cursor: str | None, consistent: bool = False
     ) -> Page[Conversation]:
         with self._lock:
             return _page_newest_first(self.conversations.get(owner_uuid, {}), limit, cursor)
@@ -125,6 +127,10 @@ class InMemoryMessageRepository:
         with self._lock:
             found = self.members.get(group_uuid, {})
             return [found[u] for u in sorted(found)]
+
+    def delete_member(self, group_uuid: str, user_uuid: str) -> None:
+        with self._lock:
+            self.members.get(group_uuid, {}).pop(user_uuid, None)
 
     def get_pair(self, user_a: str, user_b: str) -> DirectPair | None:
         with self._lock:

@@ -22,7 +22,9 @@ from cruddur.messaging.models import (
 
 class MessageRepository(Protocol):
     # A: a group's messages
-    def messages_page(self, group_uuid: str, limit: int, cursor: str | None) -> Page[Message]: ...
+    def messages_page(
+        self, group_uuid: str, limit: int, cursor: str | None, consistent: bool = False
+    ) -> Page[Message]: ...
 
     def all_messages(self, group_uuid: str) -> Iterator[Message]: ...
 
@@ -33,7 +35,7 @@ class MessageRepository(Protocol):
 
     # B: a user's conversations
     def conversations_page(
-        self, owner_uuid: str, limit: int, cursor: str | None
+        self, owner_uuid: str, limit: int, cursor: str | None, consistent: bool = False
     ) -> Page[Conversation]: ...
 
     def member_conversation_rows(
@@ -48,6 +50,8 @@ class MessageRepository(Protocol):
     def get_member(self, group_uuid: str, user_uuid: str) -> Member | None: ...
 
     def list_members(self, group_uuid: str) -> list[Member]: ...
+
+    def delete_member(self, group_uuid: str, user_uuid: str) -> None: ...
 
     def get_pair(self, user_a: str, user_b: str) -> DirectPair | None: ...
 

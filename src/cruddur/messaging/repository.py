@@ -101,7 +101,7 @@ class DynamoMessageRepository:
             params["ExclusiveStartKey"] = last
 
     def _newest_first(
-        self, pk: str, limit: int, cursor: str | None
+        self, pk: str, limit: int, cursor: str | None, consistent: bool = False
     ) -> tuple[list[Item], str | None]:
         """One page of a partition, newest sort key first, after the cursor's row; the cursor of
         the next page when there may be one."""
@@ -111,6 +111,8 @@ class DynamoMessageRepository:
             "ScanIndexForward": False,
             "Limit": max(1, min(limit, MAX_PAGE_SIZE)),
         }
+        if consistent:
+            params["ConsistentRead"] = True
         if cursor:
             params["ExclusiveStartKey"] = {"pk": s(pk), "sk": s(keys.decode_cursor(cursor))}
         page = self._call("query", TableName=self.table, **params)
@@ -122,10 +124,16 @@ class DynamoMessageRepository:
 
     # --- A: a group's messages --------------------------------------------------------------
 
-    def messages_page(self, group_uuid: str, limit: int, cursor: str | None) -> Page[Message]:
+    def messages_page(
+        self, group_uuid: str, limit: int, cursor: str | None, consistent: bool = False
+    ) -> Page[Message]:
         """The newest `limit` messages older than the cursor, returned oldest to newest. Every
-        message of the group is reachable (no date filter); `next_cursor` leads to older ones."""
-        found, next_cursor = self._newest_first(keys.message_pk(group_uuid), limit, cursor)
+        message of the group is reachable (no date filter); `next_cursor` leads to older ones.
+        `consistent`: a strongly consistent read (twice the units), for a cache fill that must
+        not keep what a write a moment ago has already changed."""
+        found, next_cursor = self._newest_first(
+            keys.message_pk(group_uuid), limit, cursor, consistent
+        )
         messages = [items.message_from_item(i) for i in reversed(found)]
         return Page(items=messages, next_cursor=next_cursor)
 
@@ -157,10 +165,13 @@ class DynamoMessageRepository:
     # --- B: a user's conversations ----------------------------------------------------------
 
     def conversations_page(
-        self, owner_uuid: str, limit: int, cursor: str | None
+        self, owner_uuid: str, limit: int, cursor: str | None, consistent: bool = False
     ) -> Page[Conversation]:
-        """One page of the owner's conversation rows, most recent first, as stored."""
-        found, next_cursor = self._newest_first(keys.conversation_pk(owner_uuid), limit, cursor)
+        """One page of the owner's conversation rows, most recent first, as stored (`consistent`
+        as for `messages_page`)."""
+        found, next_cursor = self._newest_first(
+            keys.conversation_pk(owner_uuid), limit, cursor, consistent
+        )
         rows = [items.conversation_from_item(i) for i in found]
         return Page(items=rows, next_cursor=next_cursor)
 
@@ -227,6 +238,14 @@ class DynamoMessageRepository:
                 ConsistentRead=True,
             )
         ]
+
+    def delete_member(self, group_uuid: str, user_uuid: str) -> None:
+        """Idempotent: deleting a membership row that is gone changes nothing."""
+        self._call(
+            "delete_item",
+            TableName=self.table,
+            Key={"pk": s(keys.group_pk(group_uuid)), "sk": s(keys.member_sk(user_uuid))},
+        )
 
     def get_pair(self, user_a: str, user_b: str) -> DirectPair | None:
         item = self._get(items.pair_key(user_a, user_b))

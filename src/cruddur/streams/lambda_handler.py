@@ -13,23 +13,24 @@ import logging
 import os
 from typing import Any
 
-from cruddur.bootstrap import message_repository
+from cruddur.bootstrap import stream_processor_repository
 from cruddur.config import Settings
 from cruddur.messaging.ports import MessageRepository
-from cruddur.streams.processor import apply_records
+from cruddur.streams.processor import RowsChanged, apply_records
 
 log = logging.getLogger("cruddur.streams")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
-_repo: MessageRepository | None = None
+_processor: tuple[MessageRepository, RowsChanged | None] | None = None
 
 
-def _default_repository() -> MessageRepository:
-    # one client per container, reused across invocations (connection pool, no per-call set-up)
-    global _repo
-    if _repo is None:
-        _repo = message_repository(Settings.from_env())
-    return _repo
+def _default_processor() -> tuple[MessageRepository, RowsChanged | None]:
+    # one client per container, reused across invocations (connection pool, no per-call set-up);
+    # with REDIS_URL set, the cache it keeps true
+    global _processor
+    if _processor is None:
+        _processor = stream_processor_repository(Settings.from_env())
+    return _processor
 
 
 def handler(
@@ -37,7 +38,8 @@ def handler(
 ) -> dict[str, list[dict[str, str]]]:
     """Apply one batch of DynamoDB Stream records; never raises for a record's sake."""
     records = event.get("Records") or []
-    outcome = apply_records(repo or _default_repository(), records)
+    repo, rows_changed = (repo, None) if repo is not None else _default_processor()
+    outcome = apply_records(repo, records, rows_changed=rows_changed)
     log.debug(
         "batch records=%d messages=%d groups=%d moved=%d failed=%d",
         outcome.records,

@@ -12,7 +12,7 @@ Promises, whatever the delivery:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -80,17 +80,25 @@ def newest_per_group(decoded: Iterable[MessageRecord]) -> dict[str, Message]:
     return newest
 
 
+# Told of every record of a batch, whatever row it writes (a cache drops what they change).
+RowsChanged = Callable[[Sequence[Record]], None]
+
+
 def apply_records(
     repo: MessageRepository,
     records: Sequence[Record],
     parallel_groups: int = DEFAULT_PARALLEL_GROUPS,
+    rows_changed: RowsChanged | None = None,
 ) -> BatchOutcome:
     """Move every member's conversation row to the newest message of its group in `records`.
 
     Idempotent and order-free (see the module docstring). Never raises for a record's sake: a
     record it cannot decode, or every record of a group whose move failed (throttled for good,
-    DynamoDB unavailable, an unexpected error), comes back in `failures`.
+    DynamoDB unavailable, an unexpected error), comes back in `failures`. `rows_changed` hears of
+    every record first, rows written by other tools included.
     """
+    if rows_changed is not None:
+        rows_changed(records)
     outcome = BatchOutcome(records=len(records))
     by_group: dict[str, list[MessageRecord]] = {}
     order = {sequence_number(r): i for i, r in enumerate(records)}

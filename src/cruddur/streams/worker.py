@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cruddur.messaging.errors import MessagingError
 from cruddur.messaging.ports import MessageRepository
 from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
-from cruddur.streams.processor import DEFAULT_PARALLEL_GROUPS, apply_records
+from cruddur.streams.processor import DEFAULT_PARALLEL_GROUPS, RowsChanged, apply_records
 from cruddur.streams.records import sequence_number
 from cruddur.streams.shards import Shard, describe_shards, ready_shards
 
@@ -75,8 +75,10 @@ class StreamWorker:
         config: WorkerConfig = WorkerConfig(),
         stop: threading.Event | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        rows_changed: RowsChanged | None = None,
     ) -> None:
         self.repo = repo
+        self.rows_changed = rows_changed
         self.streams = streams_client
         self.stream_arn = stream_arn
         self.checkpoints = checkpoints
@@ -193,7 +195,9 @@ class StreamWorker:
                 if self.stop.wait(delay):
                     return False
             attempts += 1
-            outcome = apply_records(self.repo, pending, self.config.parallel_groups)
+            outcome = apply_records(
+                self.repo, pending, self.config.parallel_groups, self.rows_changed
+            )
             moved += outcome.rows_moved
             errors = {f.sequence_number: f.reason for f in outcome.failures}
             outages = {f.sequence_number for f in outcome.failures if f.outage}

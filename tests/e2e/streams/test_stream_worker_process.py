@@ -109,7 +109,11 @@ def test_the_lambda_zip_carries_an_importable_handler(tmp_path: Path):
         f"m = importlib.import_module({module!r}); "
         f"assert m.__file__.startswith({str(tmp_path / 'fn')!r}), m.__file__; "
         f"assert callable(getattr(m, {function!r})); "
-        "assert 'flask' not in sys.modules"
+        "assert 'flask' not in sys.modules and 'psycopg' not in sys.modules; "
+        # the cache of REDIS_URL comes with the zip: the runtime has no redis package
+        "import cruddur.cache.redis_backend as c, redis; "
+        f"assert c.__file__.startswith({str(tmp_path / 'fn')!r}), c.__file__; "
+        f"assert redis.__file__.startswith({str(tmp_path / 'fn')!r}), redis.__file__"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "fn")}
     subprocess.run([sys.executable, "-c", probe], env=env, check=True, cwd=tmp_path)

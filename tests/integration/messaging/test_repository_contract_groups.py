@@ -75,3 +75,15 @@ def test_get_pair_answers_from_either_side_as_asked(store, alice, bob, carol):
         bob.uuid, alice.uuid, pair.group_uuid, pair.created_at, seed_format=True
     )
     assert store.get_pair(alice.uuid, carol.uuid) is None
+
+
+def test_a_deleted_membership_row_is_gone_and_deleting_again_changes_nothing(store, alice, bob):
+    new = named_group(alice, [bob])
+    store.create_group(new)
+    assert store.get_member(new.group.uuid, bob.uuid) is not None
+
+    store.delete_member(new.group.uuid, bob.uuid)
+    store.delete_member(new.group.uuid, bob.uuid)
+
+    assert store.get_member(new.group.uuid, bob.uuid) is None
+    assert [m.user_uuid for m in store.list_members(new.group.uuid)] == [alice.uuid]

@@ -7,6 +7,7 @@ import inspect
 
 import pytest
 
+from cruddur.cache.messaging import CachedMessageRepository
 from cruddur.messaging.fake import InMemoryMessageRepository
 from cruddur.messaging.ports import MessageRepository
 from cruddur.messaging.repository import DynamoMessageRepository
@@ -36,6 +37,7 @@ def test_the_contract_covers_every_method_of_the_protocol():
             "get_group",
             "get_member",
             "list_members",
+            "delete_member",
             "get_pair",
             "add_pair",
             "create_group",
@@ -47,7 +49,10 @@ def test_the_contract_covers_every_method_of_the_protocol():
     )
 
 
-@pytest.mark.parametrize("implementation", [InMemoryMessageRepository, DynamoMessageRepository])
+@pytest.mark.parametrize(
+    "implementation",
+    [InMemoryMessageRepository, DynamoMessageRepository, CachedMessageRepository],
+)
 @pytest.mark.parametrize("name", protocol_methods())
 def test_each_implementation_has_every_protocol_method_with_the_same_parameters(
     implementation: type, name: str
