@@ -4,8 +4,6 @@ and answers that keep coming while Redis is away."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from cruddur.api.app import create_app
@@ -16,35 +14,6 @@ from cruddur.messaging.capacity import CapacityMeter
 from cruddur.streams.processor import apply_records
 from fixtures_api import ApiClient, FlaskTransport
 from fixtures_streams import read_stream
-
-
-class CountingUsers:
-    """The real users store, counting the look-ups that reach PostgreSQL."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.lookups = 0
-
-    def __getattr__(self, name: str) -> Any:
-        found = getattr(self.inner, name)
-        if name.startswith("find_by"):
-
-            def counted(*args: Any, **kwargs: Any) -> Any:
-                self.lookups += 1
-                return found(*args, **kwargs)
-
-            return counted
-        return found
-
-
-@pytest.fixture
-def cache(redis_url, redis_prefix) -> RedisCache:
-    return RedisCache(redis_url, prefix=redis_prefix)
-
-
-@pytest.fixture
-def counting_users(users) -> CountingUsers:
-    return CountingUsers(users)
 
 
 @pytest.fixture
