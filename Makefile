@@ -1,7 +1,7 @@
 # Two commands on a fresh machine: `make dev` runs the service, `make test` runs the tests.
 # Both set up what they need first (scripts/bootstrap).
 .PHONY: setup setup-python dev test test-unit test-integration test-e2e test-slow lint imports \
-	format typecheck bench clean
+	format typecheck bench screenshot clean
 
 PYTEST_FLAGS ?=
 # The three layers, fastest first: unit (pure code, no engine, no network), integration (the real
@@ -50,6 +50,12 @@ format: setup-python
 
 typecheck: setup-python
 	.venv/bin/mypy
+
+# The README's picture of the conversation screen (docs/screenshot-conversation.png): the browser
+# test that takes it (two demo users sign in and talk), told to write there instead of tmp_path.
+screenshot: setup
+	CRUDDUR_SCREENSHOT=$(CURDIR)/docs/screenshot-conversation.png \
+		.venv/bin/pytest tests/e2e/browser/test_screenshot.py -q $(PYTEST_FLAGS)
 
 bench: setup
 	@for script in bench/*.py; do echo "== $$script"; .venv/bin/python $$script; done

@@ -20,11 +20,13 @@ from cruddur.messaging.ports import MessageRepository, UserDirectory
 from cruddur.messaging.repository import DynamoMessageRepository
 from cruddur.messaging.services import MessagingService
 from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
+from cruddur.streams.moves import RowShown
 from cruddur.streams.processor import RowsChanged
 from cruddur.streams.worker import StreamNotEnabled, StreamWorker, WorkerConfig
 
 if TYPE_CHECKING:
     from cruddur.cache.users import CachedUserRepository
+    from cruddur.live.bus import EventBus
     from cruddur.users.repository import UserRepository
 
 # --- cache ----------------------------------------------------------------------------------------
@@ -50,6 +52,31 @@ def cached_users(users: UserRepository, cache: CacheBackend) -> CachedUserReposi
     from cruddur.cache.users import CachedUserRepository
 
     return CachedUserRepository(users, cache)
+
+
+# --- live delivery --------------------------------------------------------------------------------
+
+
+def event_bus(settings: Settings) -> EventBus | None:
+    """The bus of live events on the REDIS_URL server (keys under the cache's prefix, so
+    environments sharing a Redis do not mix); None without REDIS_URL: one process cannot reach
+    the event streams other processes hold."""
+    if not settings.redis_url:
+        return None
+    from cruddur.live.bus import RedisEventBus
+
+    return RedisEventBus(settings.redis_url, prefix=f"cruddur:{settings.table_name}:")
+
+
+def stream_processor_publisher(settings: Settings, bus: EventBus | None = None) -> RowShown | None:
+    """The stream processor's listener publishing each member's row that shows a group's newest
+    message (None without a bus)."""
+    bus = bus if bus is not None else event_bus(settings)
+    if bus is None:
+        return None
+    from cruddur.live.publishing import conversation_publisher
+
+    return conversation_publisher(bus)
 
 
 # --- messaging ------------------------------------------------------------------------------------
@@ -109,6 +136,7 @@ def stream_worker(
         config=config or WorkerConfig(),
         stop=stop,
         rows_changed=rows_changed,
+        row_shown=stream_processor_publisher(settings),
     )
 
 

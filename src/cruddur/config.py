@@ -43,6 +43,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1/true/yes/on or 0/false/no/off, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     region: str = DEFAULT_REGION
@@ -54,6 +65,14 @@ class Settings:
     prod_connection_url: str | None = None
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
+    # The web UI's Cognito Hosted UI sign-in (authorization code + PKCE): the Hosted UI's base URL
+    # (https://<domain>.auth.<region>.amazoncognito.com or a custom domain) and the redirect URI
+    # registered on the app client (https://<host>/auth/callback). Unset: the button is not shown.
+    cognito_hosted_ui_domain: str | None = None
+    cognito_redirect_uri: str | None = None
+    # The web session cookie's Secure flag: None = when the request came over HTTPS; set it true
+    # behind a TLS-terminating proxy (CRUDDUR_SECURE_COOKIES=1).
+    secure_cookies: bool | None = None
     redis_url: str | None = None
     # The port of the private Redis under data_dir/redis (only when redis_url is unset).
     redis_port: int = DEFAULT_LOCAL_REDIS_PORT
@@ -82,6 +101,9 @@ class Settings:
             prod_connection_url=env.get("PROD_CONNECTION_URL") or None,
             cognito_user_pool_id=env.get("AWS_COGNITO_USER_POOL_ID") or None,
             cognito_client_id=env.get("AWS_COGNITO_USER_POOL_CLIENT_ID") or None,
+            cognito_hosted_ui_domain=env.get("AWS_COGNITO_HOSTED_UI_DOMAIN") or None,
+            cognito_redirect_uri=env.get("AWS_COGNITO_REDIRECT_URI") or None,
+            secure_cookies=_flag(env, "CRUDDUR_SECURE_COOKIES"),
             redis_url=env.get("REDIS_URL") or None,
             redis_port=_int(env, "CRUDDUR_REDIS_PORT", DEFAULT_LOCAL_REDIS_PORT),
             rate_limit_sends_per_minute=_int(env, "RATE_LIMIT_SENDS_PER_MINUTE", 0),

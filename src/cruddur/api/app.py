@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
+from cruddur.api import events as event_views
 from cruddur.api import messages as message_views
 from cruddur.api import system
 from cruddur.api import users as user_views
@@ -22,13 +23,16 @@ from cruddur.bootstrap import (
     cache_backend,
     cached_messages,
     cached_users,
+    event_bus,
     message_repository,
     messaging_service,
     user_repository,
 )
 from cruddur.cache.backend import CacheBackend
 from cruddur.config import Settings
+from cruddur.live.bus import EventBus
 from cruddur.messaging.ports import MessageRepository
+from cruddur.web import register_web
 
 # A valid message (1024 code points, each escaped as a \uXXXX surrogate pair at worst: 12 KiB) always
 # fits; anything larger is refused before it is parsed.
@@ -47,10 +51,11 @@ def create_app(
     users: Any = None,
     key_set: KeySet | None = None,
     cache: CacheBackend | None = None,
+    events: EventBus | None = None,
 ) -> Flask:
     """The API. `messages` and `users` replace the repositories built from `settings`; `key_set`
     replaces the JWKS source (tests serve their own instead of Cognito's); `cache` the one REDIS_URL
-    names (both repositories are read through it)."""
+    names (both repositories are read through it); `events` the live event bus it names."""
     settings = settings or Settings.from_env()
     messages = messages if messages is not None else message_repository(settings)
     users = users if users is not None else user_repository(settings)
@@ -72,12 +77,17 @@ def create_app(
         settings, messages, messaging_service(messages, users), users, identity, cache
     )
 
+    # live delivery: the bus REDIS_URL names (None: GET /api/events answers 503)
+    app.extensions[event_views.LIVE_EXTENSION] = (
+        events if events is not None else event_bus(settings)
+    )
     app.before_request(_start_request)
     app.after_request(_cors(settings.frontend_url.rstrip("/")))
     app.after_request(_finish_request)
     register_error_handler(app)
-    for blueprint in (message_views.bp, user_views.bp, system.bp):
+    for blueprint in (message_views.bp, user_views.bp, system.bp, event_views.bp):
         app.register_blueprint(blueprint)
+    register_web(app, settings)  # the screens (src/cruddur/web/)
     return app
 
 

@@ -13,6 +13,7 @@ from cruddur.api.context import (
     page_request,
     typed_fields,
 )
+from cruddur.api.events import publish_message
 from cruddur.api.serializers import conversation_json, group_json, member_json, message_json
 
 bp = protected(Blueprint("messages", __name__))
@@ -57,8 +58,10 @@ def create_message():
         message = messaging.send_message(
             current_user(), fields["message_group_uuid"], fields["message"]
         )
+        publish_message(message.group_uuid, message_json(message))  # live: the group's streams
         return jsonify(message_json(message))
     opened = messaging.open_conversation(current_user(), fields["handle"], fields["message"])
+    publish_message(opened.group_uuid, message_json(opened.message))
     return jsonify({"message_group_uuid": opened.group_uuid, **message_json(opened.message)})
 
 
@@ -72,6 +75,7 @@ def create_message_group():
     body = group_json(created.group)
     if created.message is not None:
         body["message"] = message_json(created.message)
+        publish_message(created.group.uuid, body["message"])
     return jsonify(body)
 
 

@@ -206,6 +206,66 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("UserShort")), "404": _ERRORS, **_AUTH_ERRORS},
             }
         },
+        "/api/users/search": {
+            "get": {
+                "summary": "At most 10 users (the caller left out) whose handle or display name "
+                "starts with q, case-insensitively; handle matches first",
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "maxLength": 100},
+                        "description": "the prefix; a leading @ is ignored; empty: no results",
+                    }
+                ],
+                "responses": {
+                    "200": _json({"type": "array", "items": _ref("UserShort"), "maxItems": 10}),
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
+        "/api/events": {
+            "get": {
+                "summary": "Live events as server-sent events (text/event-stream): `conversation` "
+                "(data: a row of GET /api/message_groups) for the caller's moved conversations and, "
+                "with `group`, `message` (data: the message of GET /api/messages plus "
+                "message_group_uuid). Each event's id resumes the stream (Last-Event-ID); a `reset` "
+                "event means events were lost: reload. A comment every 15 s; the stream ends with "
+                "a `token_expired` event when the token expires, and with `not_member` when the "
+                "caller leaves the group. 503 live_unavailable without a shared bus (REDIS_URL)",
+                "parameters": [
+                    {
+                        "name": "group",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "uuid"},
+                        "description": "the open conversation (members only: 404 otherwise)",
+                    },
+                    {
+                        "name": "last_event_id",
+                        "in": "query",
+                        "schema": {"type": "string"},
+                        "description": "resume after this event id (as the Last-Event-ID header)",
+                    },
+                    {
+                        "name": "Last-Event-ID",
+                        "in": "header",
+                        "schema": {"type": "string"},
+                        "description": "resume after this event id (sent by EventSource)",
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the event stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "404": _ERRORS,
+                    "422": _ERRORS,
+                    "503": _ERRORS,
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
         "/api/health-check": {
             "get": {
                 "summary": "200 when DynamoDB and PostgreSQL answer",

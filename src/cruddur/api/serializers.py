@@ -4,34 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cruddur.messaging.models import Conversation, GroupKind, Member, Message, MessageGroup
+from cruddur.live.shapes import conversation_json, message_json
+from cruddur.messaging.models import Member, MessageGroup
 
-
-def message_json(message: Message) -> dict[str, Any]:
-    return {
-        "uuid": message.uuid,
-        "display_name": message.display_name,
-        "handle": message.handle,
-        "message": message.text,
-        "created_at": message.created_at,
-    }
-
-
-def conversation_json(row: Conversation) -> dict[str, Any]:
-    """A direct conversation shows the other party; a named group shows its name beside the last
-    sender's handle."""
-    is_group = row.kind is GroupKind.GROUP
-    body: dict[str, Any] = {
-        "uuid": row.group_uuid,
-        "display_name": (row.group_name or row.display_name) if is_group else row.display_name,
-        "handle": row.handle,
-        "message": row.message,
-        "created_at": row.last_reply_at,
-        "kind": row.kind.value,
-    }
-    if is_group:
-        body["name"] = row.group_name
-    return body
+# message_json and conversation_json live in cruddur.live.shapes: the stream processor publishes
+# conversation rows in the same shape, without Flask
+__all__ = ["conversation_json", "group_json", "member_json", "message_json"]
 
 
 def group_json(group: MessageGroup) -> dict[str, Any]:

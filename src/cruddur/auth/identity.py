@@ -10,7 +10,7 @@ from typing import Protocol
 from cruddur.auth.errors import Unauthenticated
 from cruddur.auth.jwks import KeySet, LocalKeySet, RemoteKeySet
 from cruddur.auth.local_idp import LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalIdentityProvider
-from cruddur.auth.tokens import TokenVerifier, cognito_issuer, cognito_jwks_url
+from cruddur.auth.tokens import AccessClaims, TokenVerifier, cognito_issuer, cognito_jwks_url
 from cruddur.config import Settings
 from cruddur.users.models import User
 
@@ -42,11 +42,16 @@ class Authenticator:
         self._find_user = find_user
 
     def authenticate(self, authorization: str | None) -> User:
+        return self.authenticate_with_claims(authorization)[0]
+
+    def authenticate_with_claims(self, authorization: str | None) -> tuple[User, AccessClaims]:
+        """The user and the verified claims (`expires_at`: a long-lived response such as an
+        event stream ends when the token does)."""
         claims = self.verifier.verify(bearer_token(authorization))
         user = self._find_user(claims.subject)
         if user is None:
             raise Unauthenticated("token_invalid", "no user for this subject")
-        return user
+        return user, claims
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,19 @@ from cruddur.cli.common import one_line_errors
 from cruddur.config import DEFAULT_API_PORT, Settings
 
 WSGI_APP = "cruddur.api.wsgi:app"
-DEFAULT_THREADS = 4
+# The serving model (README "Serving model"): gunicorn's threaded worker with a request deadline
+# and a send deadline (cruddur.live.gunicorn_worker). Every open event stream holds a thread, so a
+# worker runs many; it accepts a connection only while one of its threads is free.
+WORKER_CLASS = "cruddur.live.gunicorn_worker.StreamingThreadWorker"
+DEFAULT_THREADS = 256
+MAX_THREADS = 1024
 MAX_DEFAULT_WORKERS = 8
+# seconds an idle kept-alive connection stays open; a worker stops if it has not told the arbiter
+# it is alive for TIMEOUT; a stop waits GRACEFUL_TIMEOUT for requests in flight (event streams end
+# at their next wake-up, within 5 s)
+KEEPALIVE_SECONDS = 5
+TIMEOUT_SECONDS = 30
+GRACEFUL_TIMEOUT_SECONDS = 10
 
 
 def default_workers() -> int:
@@ -40,6 +51,17 @@ def gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]
         str(workers),
         "--threads",
         str(threads),
+        "--worker-class",
+        WORKER_CLASS,
+        # no more connections than threads: a busy worker leaves new ones to the others
+        "--worker-connections",
+        str(threads),
+        "--keep-alive",
+        str(KEEPALIVE_SECONDS),
+        "--timeout",
+        str(TIMEOUT_SECONDS),
+        "--graceful-timeout",
+        str(GRACEFUL_TIMEOUT_SECONDS),
         # The app logs one JSON line per request itself, with its request id.
         "--error-logfile",
         "-",
@@ -82,10 +104,10 @@ def prepare(settings: Settings) -> dict[str, str]:
 )
 @click.option(
     "--threads",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, MAX_THREADS),
     default=DEFAULT_THREADS,
     show_default=True,
-    help="Threads per worker.",
+    help="Threads per worker: requests and open event streams it serves at once.",
 )
 @one_line_errors
 def serve(host: str, port: int, workers: int | None, threads: int) -> None:

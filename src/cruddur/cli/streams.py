@@ -34,6 +34,11 @@ LAMBDA_MODULES = (
     "cache/codec.py",
     "cache/messaging.py",
     "cache/redis_backend.py",
+    # live delivery: the moved rows published to the event bus (REDIS_URL)
+    "live/__init__.py",
+    "live/bus.py",
+    "live/publishing.py",
+    "live/shapes.py",
 )
 # Not in the Lambda Python runtime, and pure Python: shipped inside the zip (the cache of REDIS_URL).
 VENDORED_PACKAGES = ("redis",)

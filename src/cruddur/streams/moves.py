@@ -9,6 +9,7 @@ repeated or in any order, concurrently or not, leaves each row at the newest of 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from enum import StrEnum
 
@@ -126,11 +127,19 @@ def _rows_missed_by_index(
     return found
 
 
+# Told of each member's row that shows the message once it is applied (moved now, or already at
+# exactly this message: a first contact's rows are written with it); live delivery publishes them.
+RowShown = Callable[[Conversation], None]
+
+
 def move_conversation_rows(
-    repo: MessageRepository, message: Message, sleep: retries.Sleep = time.sleep
+    repo: MessageRepository,
+    message: Message,
+    sleep: retries.Sleep = time.sleep,
+    shown: RowShown | None = None,
 ) -> dict[str, MoveOutcome]:
     """Move every member's row of the message's group to it, forward only; what happened, per
-    member uuid.
+    member uuid. `shown` hears of every row that shows the message afterwards.
 
     Members come from one GSI query; a member the (eventually consistent) index did not show is
     found through the base table, so an index lag never leaves a row behind; an owner showing two
@@ -155,4 +164,9 @@ def move_conversation_rows(
         if current is None:
             continue
         outcomes[owner] = move_row(repo, current, message, sleep)
+        if shown is not None:
+            if outcomes[owner] is MoveOutcome.MOVED:
+                shown(moved_row(current, message))
+            elif current.shown_message_sk == message.sk:
+                shown(current)
     return outcomes

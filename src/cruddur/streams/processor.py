@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from cruddur.messaging.errors import ContentionExhausted, StoreUnavailable
 from cruddur.messaging.models import Message
 from cruddur.messaging.ports import MessageRepository
-from cruddur.streams.moves import MoveOutcome, move_conversation_rows
+from cruddur.streams.moves import MoveOutcome, RowShown, move_conversation_rows
 from cruddur.streams.records import (
     MessageRecord,
     Record,
@@ -89,13 +89,15 @@ def apply_records(
     records: Sequence[Record],
     parallel_groups: int = DEFAULT_PARALLEL_GROUPS,
     rows_changed: RowsChanged | None = None,
+    row_shown: RowShown | None = None,
 ) -> BatchOutcome:
     """Move every member's conversation row to the newest message of its group in `records`.
 
     Idempotent and order-free (see the module docstring). Never raises for a record's sake: a
     record it cannot decode, or every record of a group whose move failed (throttled for good,
     DynamoDB unavailable, an unexpected error), comes back in `failures`. `rows_changed` hears of
-    every record first, rows written by other tools included.
+    every record first, rows written by other tools included; `row_shown` of every member's row
+    that shows its group's newest message once applied (live delivery publishes them).
     """
     if rows_changed is not None:
         rows_changed(records)
@@ -117,7 +119,7 @@ def apply_records(
 
     def move(message: Message) -> tuple[str, dict[str, MoveOutcome] | Exception]:
         try:
-            return message.group_uuid, move_conversation_rows(repo, message)
+            return message.group_uuid, move_conversation_rows(repo, message, shown=row_shown)
         except Exception as exc:  # noqa: BLE001 - one group's failure must not stop the batch
             return message.group_uuid, exc
 

@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cruddur.messaging.errors import MessagingError
 from cruddur.messaging.ports import MessageRepository
 from cruddur.streams.checkpoints import CheckpointStore, DeadLetterFile
+from cruddur.streams.moves import RowShown
 from cruddur.streams.processor import DEFAULT_PARALLEL_GROUPS, RowsChanged, apply_records
 from cruddur.streams.records import sequence_number
 from cruddur.streams.shards import Shard, describe_shards, ready_shards
@@ -76,9 +77,11 @@ class StreamWorker:
         stop: threading.Event | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         rows_changed: RowsChanged | None = None,
+        row_shown: RowShown | None = None,
     ) -> None:
         self.repo = repo
         self.rows_changed = rows_changed
+        self.row_shown = row_shown
         self.streams = streams_client
         self.stream_arn = stream_arn
         self.checkpoints = checkpoints
@@ -196,7 +199,11 @@ class StreamWorker:
                     return False
             attempts += 1
             outcome = apply_records(
-                self.repo, pending, self.config.parallel_groups, self.rows_changed
+                self.repo,
+                pending,
+                self.config.parallel_groups,
+                self.rows_changed,
+                self.row_shown,
             )
             moved += outcome.rows_moved
             errors = {f.sequence_number: f.reason for f in outcome.failures}

@@ -33,6 +33,8 @@ MAX_DISPLAY_NAME_CHARS = 100
 MAX_EMAIL_CHARS = 254
 # argon2 work grows with the input; a cap keeps a huge "password" from becoming a CPU lever.
 MAX_PASSWORD_CHARS = 1024
+# the most users one search answers
+MAX_SEARCH_RESULTS = 50
 HANDLE_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 _HANDLE_INDEX = "users_handle_lower_key"
@@ -103,6 +105,14 @@ def _parse_uuid(value: str | uuid_module.UUID) -> uuid_module.UUID | None:
         return uuid_module.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
         return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no stored text can start with it
+        return False
+    return True
 
 
 def _user(row: Mapping[str, Any]) -> User:
@@ -208,6 +218,20 @@ class UserRepository:
             return []
         with pooled(self._pool) as conn, conn.cursor(row_factory=dict_row) as cur:
             rows = cur.execute(template("users", "by_email"), {"email": email.strip()}).fetchall()
+        return [_user(row) for row in rows]
+
+    def search(self, prefix: str, limit: int = 10) -> list[User]:
+        """Users whose handle (a leading '@' ignored) or display name starts with `prefix`,
+        case-insensitively; handle matches first, at most `limit` (1..MAX_SEARCH_RESULTS). The
+        prefix travels as a parameter with LIKE's wildcards escaped: '%' and '_' match
+        themselves."""
+        text = normalize_handle(prefix)[:MAX_DISPLAY_NAME_CHARS].lower()
+        if not text or "\x00" in text or not _encodable(text):
+            return []
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params = {"pattern": f"{escaped}%", "limit": max(1, min(limit, MAX_SEARCH_RESULTS))}
+        with pooled(self._pool) as conn, conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(template("users", "search"), params).fetchall()
         return [_user(row) for row in rows]
 
     # --- writes -----------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Fixtures of the live delivery e2e tests: settings on the shared Redis (the cache's and the bus's
+keys of this test's table removed afterwards) and the stream worker running in a thread."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from cruddur.bootstrap import stream_worker
+from cruddur.config import Settings
+from cruddur.local.processes import free_port, port_open, terminate, wait_until
+from cruddur.streams.worker import WorkerConfig
+from fixtures_redis import delete_keys_with_prefix, redis_client
+
+
+@pytest.fixture
+def live_settings(settings, redis_server_url, tmp_path):
+    shared = replace(settings, redis_url=redis_server_url, data_dir=tmp_path / "worker")
+    yield shared
+    with redis_client(redis_server_url) as client:
+        delete_keys_with_prefix(client, f"cruddur:{settings.table_name}:")
+
+
+@pytest.fixture
+def worker(live_settings):
+    stop = threading.Event()
+    running = stream_worker(live_settings, WorkerConfig(poll_interval_seconds=0.05), stop)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    yield running
+    stop.set()
+    thread.join(timeout=30)
+
+
+@contextmanager
+def serving_defaults(
+    settings: Settings,
+    postgres_url: str,
+    data_dir: Path,
+    workers: int = 2,
+    threads: int | None = None,
+    **extra_env: str,
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`cruddur serve` with its default serving model (threads, worker class, timeouts: none
+    given on the command line, unlike fixtures_api.serving), `workers` workers. Yields the base
+    URL and the process (the gunicorn arbiter)."""
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "CRUDDUR_", "DDB_", "CONNECTION_URL", "REDIS_URL"))
+    }
+    env.update(
+        AWS_ENDPOINT_URL_DYNAMODB=settings.dynamodb_endpoint_url or "",
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS=settings.dynamodb_streams_endpoint_url or "",
+        AWS_DEFAULT_REGION=settings.region,
+        DDB_MESSAGE_TABLE=settings.table_name,
+        CONNECTION_URL=postgres_url,
+        CRUDDUR_DATA_DIR=str(data_dir),
+        **extra_env,
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from cruddur.cli import main; main()",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                *(["--threads", str(threads)] if threads else []),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            started = wait_until(lambda: port_open(port) or process.poll() is not None, timeout=30)
+            if not started or process.poll() is not None:
+                log.flush()
+                pytest.fail(f"cruddur serve did not start:\n{log_path.read_text()}")
+            yield f"http://127.0.0.1:{port}", process
+        finally:
+            terminate(process.pid)
+            process.wait(timeout=30)
