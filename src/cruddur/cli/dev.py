@@ -117,7 +117,9 @@ def dev(host: str, port: int, no_serve: bool) -> None:
         else DEFAULT_SEED_PASSWORD
     )
     click.echo(
-        "\nSign in as a seeded user and list their conversations:\n"
+        f"\nOpen {base}/ in a browser and sign in as andrewbrown (or bayko, londo, gkar, delenn,\n"
+        f"sheridan) with the password {password}.\n"
+        "\nOr sign in as a seeded user and list their conversations:\n"
         f"  TOKEN=$(curl -s {base}/api/auth/token -H 'Content-Type: application/json' \\\n"
         f'    -d \'{{"handle": "andrewbrown", "password": "\'{password}\'"}}\' \\\n'
         "    | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')\n"
@@ -139,6 +141,10 @@ def dev(host: str, port: int, no_serve: bool) -> None:
         server.wait()
     finally:
         terminate(worker.pid)
+        # on purpose: the next `make dev` starts in seconds, with the data it left
+        click.echo(
+            "Engines left running (DynamoDB Local, PostgreSQL, Redis): `make clean` stops them."
+        )
 
 
 COMMANDS = [dev]
