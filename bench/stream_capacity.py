@@ -1,9 +1,9 @@
 """Stream processor figures: capacity units per message and freshness, ours beside the seed's way.
 
-    .venv/bin/python bench/stream_capacity.py [--quick]
+    .venv/bin/python bench/stream_capacity.py [--quick] [--sizes 2,5,40] [--bursts 1,100]
 
-Starts its own in-memory DynamoDB Local on a free port. For a 1:1 group and a 5-member group, at
-bursts of 1, 10 and 100 messages, with the local worker running before and during the burst at its
+Starts its own in-memory DynamoDB Local on a free port. For a 1:1 group and a 5-member group (or
+the `--sizes` given, up to 40 members), at bursts of 1, 10 and 100 messages (or `--bursts`), with the local worker running before and during the burst at its
 default settings (`WorkerConfig()`):
   * units/message = the message's own write + all stream work (every read and write the worker
     makes), priced as AWS prices them (`CapacityMeter`: transactions priced per action, refused
@@ -56,7 +56,9 @@ def person(handle: str) -> UserRef:
     return UserRef(demo_user_uuid(handle), handle, handle.title())
 
 
-PEOPLE = [person(h) for h in ("andrewbrown", "bayko", "carol", "dave", "erin")]
+PEOPLE = [person(h) for h in ("andrewbrown", "bayko", "carol", "dave", "erin")] + [
+    person(f"member{i:02d}") for i in range(35)
+]  # up to the largest group (40 members)
 
 
 @dataclass
@@ -256,8 +258,15 @@ def run_scenario(base: Settings, group_size: int, burst: int) -> Figures:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="bursts of 1 and 10 only")
+    parser.add_argument(
+        "--sizes", default="2,5", help="group sizes, comma-separated (2 = 1:1; at most 40)"
+    )
+    parser.add_argument("--bursts", default=None, help="burst sizes, comma-separated")
     args = parser.parse_args(argv)
     bursts = BURSTS[:2] if args.quick else BURSTS
+    if args.bursts:
+        bursts = tuple(int(b) for b in args.bursts.split(","))
+    sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="cruddur-bench-") as tmp:
         engine = DynamoDBLocal(project_root(), Path(tmp), port=free_port(), in_memory=True)
         engine.start()
@@ -269,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             # a first table warms the JVM so the first scenario's figures are not its start-up
             run_scenario(base, 2, 10)
-            results = [run_scenario(base, size, burst) for size in (2, 5) for burst in bursts]
+            results = [run_scenario(base, size, burst) for size in sizes for burst in bursts]
         finally:
             engine.stop()
     defaults = WorkerConfig()

@@ -45,6 +45,10 @@ def base_settings(
         dynamodb_endpoint_url=dynamodb_local.endpoint_url,
         dynamodb_streams_endpoint_url=dynamodb_local.endpoint_url,
         data_dir=Path(tmp_path_factory.mktemp("data")),
+        # volume: no rate limits unless a test turns one on (they are on for `cruddur serve`)
+        rate_limit_sends_per_minute=0,
+        rate_limit_new_conversations_per_hour=0,
+        rate_limit_signin_per_minute=0,
     )
 
 

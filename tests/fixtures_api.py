@@ -390,8 +390,13 @@ def serving(
         DDB_MESSAGE_TABLE=settings.table_name,
         CONNECTION_URL=postgres_url,
         CRUDDUR_DATA_DIR=str(data_dir),
-        **extra_env,
+        # the tests need volume: the rate limits (on by default for `cruddur serve`) are off
+        # unless a test turns one on through `extra_env`
+        RATE_LIMIT_SENDS_PER_MINUTE="0",
+        RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR="0",
+        RATE_LIMIT_SIGNIN_PER_MINUTE="0",
     )
+    env.update(extra_env)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "gunicorn.log"
     log = log_path.open("wb")

@@ -26,6 +26,8 @@ from cruddur.streams.worker import StreamNotEnabled, StreamWorker, WorkerConfig
 
 if TYPE_CHECKING:
     from cruddur.cache.users import CachedUserRepository
+    from cruddur.hardening.idempotency import IdempotencyStore
+    from cruddur.hardening.rate_limits import RateLimiter
     from cruddur.live.bus import EventBus
     from cruddur.users.repository import UserRepository
 
@@ -225,3 +227,27 @@ def local_redis_url(settings: Settings, *, start: bool = False) -> str:
             f"it with `cruddur redis local start` or set REDIS_URL"
         )
     return status.url
+
+
+# --- hardening: idempotency keys and rate limits --------------------------------------------------
+
+
+def idempotency_store(settings: Settings) -> IdempotencyStore:
+    """Redis (REDIS_URL, with persistence: the keys must survive a restart) shared by every worker
+    and host; without REDIS_URL this process's own store (one process only: tests, single-worker
+    runs)."""
+    from cruddur.hardening.idempotency import InProcessIdempotencyStore, RedisIdempotencyStore
+
+    if not settings.redis_url:
+        return InProcessIdempotencyStore()
+    return RedisIdempotencyStore(settings.redis_url, prefix=f"cruddur:{settings.table_name}:")
+
+
+def rate_limiter(settings: Settings) -> RateLimiter:
+    """Counters in Redis (REDIS_URL) shared by every worker and host; without it this process's
+    own (one process only)."""
+    from cruddur.hardening.rate_limits import InProcessRateLimiter, RedisRateLimiter
+
+    if not settings.redis_url:
+        return InProcessRateLimiter()
+    return RedisRateLimiter(settings.redis_url, prefix=f"cruddur:{settings.table_name}:")

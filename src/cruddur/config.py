@@ -22,6 +22,10 @@ DEFAULT_LOCAL_REDIS_PORT = 6390
 DEFAULT_FRONTEND_URL = "http://localhost:3000"
 # Local use only: the README names it. Production users sign in through Cognito.
 DEFAULT_SEED_PASSWORD = "cruddur-local-password"
+# Rate limits of `cruddur serve` and `make dev` (0 turns one off: the tests and benches need volume).
+DEFAULT_RATE_LIMIT_SENDS_PER_MINUTE = 30
+DEFAULT_RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR = 10
+DEFAULT_RATE_LIMIT_SIGNIN_PER_MINUTE = 10
 
 
 def project_root() -> Path:
@@ -76,8 +80,13 @@ class Settings:
     redis_url: str | None = None
     # The port of the private Redis under data_dir/redis (only when redis_url is unset).
     redis_port: int = DEFAULT_LOCAL_REDIS_PORT
+    # Rate limits (0: off). Off when Settings are built by hand (tests, tools); `from_env` (what
+    # `cruddur serve` and `make dev` read) defaults them to the DEFAULT_RATE_LIMIT_* values.
     rate_limit_sends_per_minute: int = 0
     rate_limit_new_conversations_per_hour: int = 0
+    rate_limit_signin_per_minute: int = 0
+    # How many proxies sit in front of the API: X-Forwarded-For is read (from the right) only then.
+    trusted_proxies: int = 0
     frontend_url: str = DEFAULT_FRONTEND_URL
     seed_password: str = DEFAULT_SEED_PASSWORD
     data_dir: Path = Path(".data")
@@ -106,10 +115,18 @@ class Settings:
             secure_cookies=_flag(env, "CRUDDUR_SECURE_COOKIES"),
             redis_url=env.get("REDIS_URL") or None,
             redis_port=_int(env, "CRUDDUR_REDIS_PORT", DEFAULT_LOCAL_REDIS_PORT),
-            rate_limit_sends_per_minute=_int(env, "RATE_LIMIT_SENDS_PER_MINUTE", 0),
-            rate_limit_new_conversations_per_hour=_int(
-                env, "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR", 0
+            rate_limit_sends_per_minute=_int(
+                env, "RATE_LIMIT_SENDS_PER_MINUTE", DEFAULT_RATE_LIMIT_SENDS_PER_MINUTE
             ),
+            rate_limit_new_conversations_per_hour=_int(
+                env,
+                "RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR",
+                DEFAULT_RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR,
+            ),
+            rate_limit_signin_per_minute=_int(
+                env, "RATE_LIMIT_SIGNIN_PER_MINUTE", DEFAULT_RATE_LIMIT_SIGNIN_PER_MINUTE
+            ),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
             frontend_url=env.get("FRONTEND_URL") or DEFAULT_FRONTEND_URL,
             seed_password=env.get("CRUDDUR_SEED_PASSWORD") or DEFAULT_SEED_PASSWORD,
             data_dir=data_dir,

@@ -16,6 +16,8 @@ from cruddur.api import system
 from cruddur.api import users as user_views
 from cruddur.api.context import EXTENSION, ApiContext
 from cruddur.api.errors import register_error_handler
+from cruddur.api.limits import EXTENSION as HARDENING_EXTENSION
+from cruddur.api.limits import add_rate_limit_headers, hardening_for
 from cruddur.api.logs import api_logger
 from cruddur.auth.identity import identity_for
 from cruddur.auth.jwks import KeySet
@@ -24,12 +26,16 @@ from cruddur.bootstrap import (
     cached_messages,
     cached_users,
     event_bus,
+    idempotency_store,
     message_repository,
     messaging_service,
+    rate_limiter,
     user_repository,
 )
 from cruddur.cache.backend import CacheBackend
 from cruddur.config import Settings
+from cruddur.hardening.idempotency import IdempotencyStore
+from cruddur.hardening.rate_limits import RateLimiter
 from cruddur.live.bus import EventBus
 from cruddur.messaging.ports import MessageRepository
 from cruddur.web import register_web
@@ -39,9 +45,12 @@ from cruddur.web import register_web
 MAX_BODY_BYTES = 16 * 1024
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-CORS_METHODS = "GET, POST, OPTIONS"
-CORS_HEADERS = "Authorization, Content-Type, X-Request-Id"
-CORS_EXPOSED = "Link, X-Request-Id"
+CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, X-Request-Id, Idempotency-Key"
+CORS_EXPOSED = (
+    "Link, X-Request-Id, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, "
+    "Idempotent-Replayed"
+)
 
 
 def create_app(
@@ -52,10 +61,13 @@ def create_app(
     key_set: KeySet | None = None,
     cache: CacheBackend | None = None,
     events: EventBus | None = None,
+    idempotency: IdempotencyStore | None = None,
+    limiter: RateLimiter | None = None,
 ) -> Flask:
     """The API. `messages` and `users` replace the repositories built from `settings`; `key_set`
     replaces the JWKS source (tests serve their own instead of Cognito's); `cache` the one REDIS_URL
-    names (both repositories are read through it); `events` the live event bus it names."""
+    names (both repositories are read through it); `events` the live event bus it names;
+    `idempotency` and `limiter` the key store and the rate limiter it names."""
     settings = settings or Settings.from_env()
     messages = messages if messages is not None else message_repository(settings)
     users = users if users is not None else user_repository(settings)
@@ -81,7 +93,14 @@ def create_app(
     app.extensions[event_views.LIVE_EXTENSION] = (
         events if events is not None else event_bus(settings)
     )
+    # idempotency keys and rate limits (api/idempotency.py, api/limits.py)
+    app.extensions[HARDENING_EXTENSION] = hardening_for(
+        settings,
+        idempotency if idempotency is not None else idempotency_store(settings),
+        limiter if limiter is not None else rate_limiter(settings),
+    )
     app.before_request(_start_request)
+    app.after_request(add_rate_limit_headers)
     app.after_request(_cors(settings.frontend_url.rstrip("/")))
     app.after_request(_finish_request)
     register_error_handler(app)

@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from cruddur.api.logs import api_logger
 from cruddur.auth.errors import InvalidCredentials, KeySetUnavailable, Unauthenticated
+from cruddur.hardening.idempotency import IdempotencyUnavailable
+from cruddur.hardening.rate_limits import RateLimited
 from cruddur.messaging import errors as messaging
 from cruddur.messaging.keys import InvalidKey
 from cruddur.users import errors as users
@@ -50,8 +52,14 @@ def _answer(exc: Exception) -> Response:
         return error_response(422, exc.code)
     if isinstance(exc, messaging.GroupNotFound):
         return error_response(404, "message_group_not_found")
+    if isinstance(exc, messaging.UserNotFound) and exc.handles:
+        return error_response(404, "user_not_found", handles=exc.handles)
     if isinstance(exc, messaging.UserNotFound | users.UserNotFound):
         return error_response(404, "user_not_found")
+    if isinstance(exc, messaging.MemberNotFound):
+        return error_response(404, "member_not_found")
+    if isinstance(exc, messaging.NotGroupOwner):
+        return error_response(403, "group_owner_only")
     if isinstance(exc, Unauthenticated):
         response = error_response(401, exc.code)
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
@@ -59,6 +67,18 @@ def _answer(exc: Exception) -> Response:
     if isinstance(exc, InvalidCredentials):
         response = error_response(401, "invalid_credentials")
         response.headers["WWW-Authenticate"] = 'Bearer error="invalid_grant"'
+        return response
+    if isinstance(exc, RateLimited):
+        response = error_response(429, "rate_limited")
+        decision = exc.decision
+        response.headers["Retry-After"] = str(decision.reset)
+        response.headers["RateLimit-Limit"] = str(decision.limit)
+        response.headers["RateLimit-Remaining"] = str(decision.remaining)
+        response.headers["RateLimit-Reset"] = str(decision.reset)
+        return response
+    if isinstance(exc, IdempotencyUnavailable):
+        response = error_response(503, "idempotency_unavailable")
+        response.headers["Retry-After"] = "1"
         return response
     if isinstance(exc, messaging.ContentionExhausted):
         response = error_response(503, "try_again")

@@ -98,10 +98,13 @@ def event_stream_response(
         return response
     messaging = api().messaging
     group = None
+    since = ""
     if group_uuid:
         group = clean_group_uuid(group_uuid)
         if messaging.membership(group, user.uuid) is None:
             raise GroupNotFound(group)
+        # a member added later gets no message from before their joining, resumed or not
+        since = messaging.member_since(group, user.uuid)
     resumed = Cursor.parse(last_event_id)
     try:
         if resumed is None:
@@ -113,7 +116,16 @@ def event_stream_response(
         log.warning("event stream of %s refused: the bus is unavailable: %s", user.uuid, exc)
         return error_response(503, "live_unavailable")
     stream = _stream(
-        bus, messaging, user.uuid, group, cursor, missed, expires_at, heartbeat_seconds, clock
+        bus,
+        messaging,
+        user.uuid,
+        group,
+        cursor,
+        missed,
+        expires_at,
+        heartbeat_seconds,
+        clock,
+        since,
     )
     response = Response(stream, 200, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache, no-store"
@@ -131,6 +143,7 @@ def _stream(
     expires_at: float,
     heartbeat_seconds: float,
     clock: Callable[[], float],
+    since: str = "",
 ) -> Iterator[str]:
     # runs after the view returned: only what was captured above, no request context
     yield f"retry: {RETRY_MS}\n: connected\n\n"
@@ -168,4 +181,6 @@ def _stream(
             continue
         for event in batch:
             cursor = event.cursor
+            if since and event.type == "message" and str(event.data.get("created_at")) < since:
+                continue  # sent before the reader joined the group
             yield _format(event.type, event.data, event.id)

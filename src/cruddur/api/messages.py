@@ -14,6 +14,13 @@ from cruddur.api.context import (
     typed_fields,
 )
 from cruddur.api.events import publish_message
+from cruddur.api.idempotency import idempotent
+from cruddur.api.limits import (
+    direct_conversation_open,
+    enforce_new_conversation,
+    enforce_send,
+    refund_new_conversation,
+)
 from cruddur.api.serializers import conversation_json, group_json, member_json, message_json
 
 bp = protected(Blueprint("messages", __name__))
@@ -47,6 +54,7 @@ def list_messages(group_uuid: str):
 
 
 @bp.post("/api/messages")
+@idempotent
 def create_message():
     """With `message_group_uuid`: append to that group and answer the message alone (the client
     appends it). Otherwise with `handle`: the pair's 1:1 group (created on first contact), and the
@@ -54,21 +62,31 @@ def create_message():
     wins when both are sent."""
     fields = typed_fields(json_object(), message=str, handle=str, message_group_uuid=str)
     messaging = api().messaging
+    enforce_send(current_user())
     if fields["message_group_uuid"] is not None:
         message = messaging.send_message(
             current_user(), fields["message_group_uuid"], fields["message"]
         )
         publish_message(message.group_uuid, message_json(message))  # live: the group's streams
         return jsonify(message_json(message))
+    counted = enforce_new_conversation(
+        current_user(), direct_conversation_open(current_user(), fields["handle"])
+    )
     opened = messaging.open_conversation(current_user(), fields["handle"], fields["message"])
+    if counted and not opened.created:
+        refund_new_conversation(current_user())
     publish_message(opened.group_uuid, message_json(opened.message))
     return jsonify({"message_group_uuid": opened.group_uuid, **message_json(opened.message)})
 
 
 @bp.post("/api/message_groups")
+@idempotent
 def create_message_group():
     """A named group of the caller and `handles`, with an optional first message."""
     fields = typed_fields(json_object(), name=str, handles=list, message=str)
+    if fields["message"] is not None:
+        enforce_send(current_user())
+    enforce_new_conversation(current_user(), lambda: False)
     created = api().messaging.create_group(
         current_user(), fields["name"], fields["handles"], fields["message"]
     )
@@ -83,3 +101,28 @@ def create_message_group():
 def list_members(group_uuid: str):
     members = api().messaging.list_members(current_user(), group_uuid)
     return jsonify([member_json(m) for m in members])
+
+
+@bp.post("/api/message_groups/<group_uuid>/members")
+def add_members(group_uuid: str):
+    """Any member adds people by handle, all or nothing: the group as it now is, plus `added`
+    (the members written; people already in the group are skipped)."""
+    fields = typed_fields(json_object(), handles=list)
+    added = api().messaging.add_members(current_user(), group_uuid, fields["handles"])
+    return jsonify({**group_json(added.group), "added": [member_json(m) for m in added.members]})
+
+
+@bp.delete("/api/message_groups/<group_uuid>/members/@<handle>")
+def remove_member(group_uuid: str, handle: str):
+    """Your own handle: leave; another member's: remove them (the group's owner only). The group
+    as it now is, plus `removed` (the handle)."""
+    group = api().messaging.remove_member(current_user(), group_uuid, handle)
+    return jsonify({**group_json(group), "removed": handle.lower()})
+
+
+@bp.patch("/api/message_groups/<group_uuid>")
+def rename_group(group_uuid: str):
+    """Any member renames a named group: the group as it now is."""
+    fields = typed_fields(json_object(), name=str)
+    group = api().messaging.rename_group(current_user(), group_uuid, fields["name"])
+    return jsonify(group_json(group))

@@ -44,6 +44,41 @@ _NEXT_LINK = {
         "description": 'RFC 8288, rel="next": the next (older) page',
     }
 }
+# Issue 12: idempotent sends and rate limits (api/idempotency.py, api/limits.py)
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+    "description": "1-255 printable ASCII characters (else 400 idempotency_key_invalid). The same "
+    "key from the same user within 24 hours runs the request once and answers the same status "
+    "and body every time (header Idempotent-Replayed: true on a replay); with another body, 422 "
+    "idempotency_key_reused; while the first request still runs, the second waits up to 10 s for "
+    "its answer, then 409 request_in_progress; the key store unreachable: 503 "
+    "idempotency_unavailable",
+}
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {"schema": {"type": "integer"}, "description": "hits per window"},
+    "RateLimit-Remaining": {"schema": {"type": "integer"}, "description": "hits left"},
+    "RateLimit-Reset": {
+        "schema": {"type": "integer"},
+        "description": "seconds until the window ends",
+    },
+}
+_LIMITED = {
+    "429": {
+        **_json(_ref("Errors"), "rate_limited: over a rate limit"),
+        "headers": {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"},
+            **_RATE_LIMIT_HEADERS,
+        },
+    }
+}
+_KEYED_SEND_ERRORS = {
+    "409": _json(_ref("Errors"), "request_in_progress (Retry-After: 1)"),
+    "429": _LIMITED["429"],
+    "503": _json(_ref("Errors"), "idempotency_unavailable, service_unavailable, try_again"),
+}
 _GROUP_UUID = {
     "name": "group_uuid",
     "in": "path",
@@ -82,6 +117,18 @@ def openapi_document() -> dict[str, Any]:
                 **entry_properties,
                 "kind": {"enum": ["direct", "group"]},
                 "name": text,
+                "members_count": {"type": "integer", "description": "named groups only"},
+            },
+        },
+        "Group": {
+            "type": "object",
+            "required": ["message_group_uuid", "kind", "name", "members_count", "created_at"],
+            "properties": {
+                "message_group_uuid": {"type": "string", "format": "uuid"},
+                "kind": {"enum": ["direct", "group"]},
+                "name": text,
+                "members_count": {"type": "integer", "minimum": 0, "maximum": 40},
+                "created_at": timestamp,
             },
         },
         "Member": {
@@ -142,15 +189,20 @@ def openapi_document() -> dict[str, Any]:
             },
             "post": {
                 "summary": "Create a named group (the caller plus 1 to 39 others)",
+                "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("NewGroup")}},
                 },
                 "responses": {
-                    "200": _json({"type": "object", "required": ["message_group_uuid"]}),
+                    "200": {
+                        **_json({"type": "object", "required": ["message_group_uuid"]}),
+                        "headers": _RATE_LIMIT_HEADERS,
+                    },
                     "400": _ERRORS,
                     "404": _ERRORS,
                     "422": _ERRORS,
+                    **_KEYED_SEND_ERRORS,
                     **_AUTH_ERRORS,
                 },
             },
@@ -173,16 +225,47 @@ def openapi_document() -> dict[str, Any]:
         "/api/messages": {
             "post": {
                 "summary": "Send: with handle, into the pair's 1:1 group (answer has message_group_uuid); with message_group_uuid, append (answer is the message)",
+                "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
                     "content": {"application/json": {"schema": _ref("NewMessage")}},
                 },
                 "responses": {
-                    "200": _json(_ref("Message")),
+                    "200": {**_json(_ref("Message")), "headers": _RATE_LIMIT_HEADERS},
                     "400": _ERRORS,
                     "404": _ERRORS,
                     "413": _ERRORS,
                     "422": _ERRORS,
+                    **_KEYED_SEND_ERRORS,
+                    **_AUTH_ERRORS,
+                },
+            }
+        },
+        "/api/message_groups/{group_uuid}": {
+            "patch": {
+                "summary": "Rename a named group (any member): 1-100 characters after trimming. "
+                "Answers the group; every member's list shows the new name. 422 "
+                "direct_conversation_cannot_be_renamed, group_name_blank, "
+                "group_name_exceed_max_chars",
+                "parameters": [_GROUP_UUID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {"name": text},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("Group")),
+                    "400": _ERRORS,
+                    "404": _ERRORS,
+                    "422": _ERRORS,
+                    "503": _ERRORS,
                     **_AUTH_ERRORS,
                 },
             }
@@ -194,6 +277,61 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json({"type": "array", "items": _ref("Member")}),
                     "404": _ERRORS,
+                    **_AUTH_ERRORS,
+                },
+            },
+            "post": {
+                "summary": "Add members by handle (any member; all or nothing). Answers the group "
+                "plus `added` (the new members; people already there are skipped). A new member "
+                "sees messages from the moment they joined. 404 user_not_found with `handles` (the "
+                "unknown ones); 422 group_too_large (over 40), direct_conversation_cannot_grow",
+                "parameters": [_GROUP_UUID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["handles"],
+                                "properties": {"handles": {"type": "array", "items": text}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            **_ref("Group"),
+                            "properties": {"added": {"type": "array", "items": _ref("Member")}},
+                        }
+                    ),
+                    "400": _ERRORS,
+                    "404": _ERRORS,
+                    "422": _ERRORS,
+                    "503": _ERRORS,
+                    **_AUTH_ERRORS,
+                },
+            },
+        },
+        "/api/message_groups/{group_uuid}/members/@{handle}": {
+            "delete": {
+                "summary": "Leave (your own handle) or, as the group's owner, remove a member. "
+                "Answers the group plus `removed` (the handle). The member's conversation row is "
+                "gone and they get 404 at once; the owner leaving hands the role to the "
+                "longest-standing member. 403 group_owner_only; 404 member_not_found; 422 "
+                "direct_conversation_cannot_shrink",
+                "parameters": [
+                    _GROUP_UUID,
+                    {"name": "handle", "in": "path", "required": True, "schema": text},
+                ],
+                "responses": {
+                    "200": _json(
+                        {**_ref("Group"), "properties": {"removed": text}},
+                    ),
+                    "403": _ERRORS,
+                    "404": _ERRORS,
+                    "422": _ERRORS,
+                    "503": _ERRORS,
                     **_AUTH_ERRORS,
                 },
             }
@@ -293,6 +431,7 @@ def openapi_document() -> dict[str, Any]:
                     "400": _ERRORS,
                     "401": _ERRORS,
                     "404": _ERRORS,
+                    **_LIMITED,
                 },
             }
         },

@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify
 
 from cruddur.api.context import api, json_object, typed_fields
 from cruddur.api.errors import error_response
+from cruddur.api.limits import enforce_sign_in, hardening
 from cruddur.api.logs import api_logger
 from cruddur.api.openapi import openapi_document
 from cruddur.auth.errors import InvalidCredentials
@@ -46,6 +47,13 @@ def _cache_report() -> dict[str, Any]:
     }
 
 
+def _rate_limit_report() -> dict[str, Any]:
+    """The rate limiter's back end and this process's counters: `fail_open` counts the requests
+    let through unchecked while Redis was unreachable, `outages` how many outages began."""
+    limiter = hardening().limiter
+    return {"backend": limiter.name, "counters": limiter.stats.snapshot()}
+
+
 @bp.get("/api/health-check")
 def health_check():
     """200 when DynamoDB (the messages table) and PostgreSQL both answer, else 503; the cache's
@@ -53,10 +61,13 @@ def health_check():
     checks = {"dynamodb": _check("dynamodb", _probe_dynamodb)}
     checks["postgresql"] = _check("postgresql", _probe_postgresql)
     cache = _cache_report()
+    limits = _rate_limit_report()
     failed = [f"{name}_unavailable" for name, state in checks.items() if state != "ok"]
     if failed:
-        return error_response(503, *failed, status="unavailable", checks=checks, cache=cache)
-    return jsonify({"status": "ok", "checks": checks, "cache": cache})
+        return error_response(
+            503, *failed, status="unavailable", checks=checks, cache=cache, rate_limits=limits
+        )
+    return jsonify({"status": "ok", "checks": checks, "cache": cache, "rate_limits": limits})
 
 
 @bp.post("/api/auth/token")
@@ -67,6 +78,7 @@ def issue_token():
     if provider is None:
         return error_response(404, "not_found")
     fields = typed_fields(json_object(), handle=str, password=str)
+    enforce_sign_in(fields["handle"] or "")
     if not fields["handle"] or not fields["password"]:
         raise InvalidCredentials()
     issued = provider.sign_in(fields["handle"], fields["password"])

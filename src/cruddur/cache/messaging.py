@@ -70,6 +70,17 @@ def page_bound(sks: list[str], limit: int) -> str:
     return min(sks) if len(sks) >= limit else ""
 
 
+def _not_before(page: Page[Message], not_before_sk: str) -> Page[Message]:
+    """The group's newest page (cached for every member) as a member who joined at
+    `not_before_sk` sees it: nothing older; no older page when something was left out."""
+    if not not_before_sk:
+        return page
+    kept = [m for m in page.items if m.sk >= not_before_sk]
+    if len(kept) == len(page.items):
+        return page
+    return Page(items=kept, next_cursor=None)
+
+
 class CachedMessageRepository:
     def __init__(self, inner: MessageRepository, cache: CacheBackend) -> None:
         self.inner = inner
@@ -90,19 +101,24 @@ class CachedMessageRepository:
         return member
 
     def messages_page(
-        self, group_uuid: str, limit: int, cursor: str | None, consistent: bool = False
+        self,
+        group_uuid: str,
+        limit: int,
+        cursor: str | None,
+        consistent: bool = False,
+        not_before_sk: str = "",
     ) -> Page[Message]:
         if cursor is not None or limit != DEFAULT_PAGE_SIZE:
-            return self.inner.messages_page(group_uuid, limit, cursor, consistent)
+            return self.inner.messages_page(group_uuid, limit, cursor, consistent, not_before_sk)
         scope, key = messages_scope(group_uuid), messages_key(group_uuid)
         cached, generation = self.cache.lookup(key, scope)
         if cached is not None:
-            return codec.load_messages(cached)
+            return _not_before(codec.load_messages(cached), not_before_sk)
         # consistent: a page read just after a change must show it, or the cache would keep it
         page = self.inner.messages_page(group_uuid, limit, cursor, consistent=True)
         bound = page_bound([m.sk for m in page.items], limit)
         self.cache.fill(key, codec.dump_messages(page), scope, generation, PAGE_TTL_SECONDS, bound)
-        return page
+        return _not_before(page, not_before_sk)
 
     def conversations_page(
         self, owner_uuid: str, limit: int, cursor: str | None, consistent: bool = False
@@ -188,6 +204,50 @@ class CachedMessageRepository:
     def delete_member(self, group_uuid: str, user_uuid: str) -> None:
         self.inner.delete_member(group_uuid, user_uuid)
         self.forget_membership(group_uuid, user_uuid)
+
+    def add_members(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        members: list[Member],
+        conversations: list[Conversation],
+    ) -> WriteOutcome:
+        outcome = self.inner.add_members(expected, updated, members, conversations)
+        if outcome is WriteOutcome.CREATED:
+            for member in members:
+                self.forget_membership(expected.uuid, member.user_uuid)
+            for row in conversations:
+                self.forget_conversations(row.owner_uuid)
+        return outcome
+
+    def remove_member(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        user_uuid: str,
+        conversations: list[Conversation],
+        new_owner_uuid: str | None = None,
+    ) -> WriteOutcome:
+        outcome = self.inner.remove_member(
+            expected, updated, user_uuid, conversations, new_owner_uuid
+        )
+        if outcome is WriteOutcome.CREATED:
+            # the removed member gets 404 at once: the next membership check reads the table
+            self.forget_membership(expected.uuid, user_uuid)
+            self.forget_conversations(user_uuid)
+            self.forget_messages(expected.uuid)
+            if new_owner_uuid is not None:
+                self.forget_membership(expected.uuid, new_owner_uuid)  # its cached role changed
+        return outcome
+
+    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome:
+        return self.inner.rename_group(expected, updated)
+
+    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome:
+        outcome = self.inner.refresh_conversation_row(row, group)
+        if outcome is WriteOutcome.CREATED:
+            self.forget_conversations(row.owner_uuid)
+        return outcome
 
     # --- passed through -------------------------------------------------------------------------
 

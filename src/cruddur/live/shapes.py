@@ -34,4 +34,5 @@ def conversation_json(row: Conversation) -> dict[str, Any]:
     }
     if is_group:
         body["name"] = row.group_name
+        body["members_count"] = row.members_count
     return body

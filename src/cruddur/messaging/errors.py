@@ -22,7 +22,19 @@ class GroupNotFound(MessagingError):
 
 
 class UserNotFound(MessagingError):
-    """No user with that handle or uuid."""
+    """No user with that handle or uuid. `handles`: the unknown ones, when a list was asked for."""
+
+    def __init__(self, what: str = "", handles: list[str] | None = None) -> None:
+        super().__init__(what)
+        self.handles = list(handles or [])
+
+
+class MemberNotFound(MessagingError):
+    """The user exists but is not a member of the group (a removal of someone not there)."""
+
+
+class NotGroupOwner(MessagingError):
+    """Only the group's owner (its creator, or whom the role passed to) may remove others."""
 
 
 class StoreUnavailable(MessagingError):

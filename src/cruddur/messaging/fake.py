@@ -14,6 +14,7 @@ from cruddur.messaging.models import (
     MAX_PAGE_SIZE,
     Conversation,
     DirectPair,
+    GroupKind,
     Member,
     Message,
     MessageGroup,
@@ -57,10 +58,20 @@ class InMemoryMessageRepository:
     # A: a group's messages
 
     def messages_page(
-        self, group_uuid: str, limit: int, cursor: str | None, consistent: bool = False
+        self,
+        group_uuid: str,
+        limit: int,
+        cursor: str | None,
+        consistent: bool = False,
+        not_before_sk: str = "",
     ) -> Page[Message]:
+        if not_before_sk and cursor and keys.decode_cursor(cursor) <= not_before_sk:
+            return Page()
         with self._lock:
-            page = _page_newest_first(self.messages.get(group_uuid, {}), limit, cursor)
+            rows = {
+                sk: m for sk, m in self.messages.get(group_uuid, {}).items() if sk >= not_before_sk
+            }
+            page = _page_newest_first(rows, limit, cursor)
         return Page(items=list(reversed(page.items)), next_cursor=page.next_cursor)
 
     def all_messages(self, group_uuid: str) -> Iterator[Message]:
@@ -172,6 +183,94 @@ class InMemoryMessageRepository:
                 self.conversations.setdefault(row.owner_uuid, {})[row.sk] = row
             return WriteOutcome.CREATED
 
+    # F: change a named group
+
+    def _meta_is(self, expected: MessageGroup) -> bool:
+        stored = self.groups.get(expected.uuid)
+        return (
+            stored is not None
+            and stored.kind is GroupKind.GROUP
+            and stored.members_count == expected.members_count
+            and stored.meta_version == expected.meta_version
+        )
+
+    def _set_meta(self, expected: MessageGroup, updated: MessageGroup) -> None:
+        stored = self.groups[expected.uuid]
+        self.groups[expected.uuid] = replace(
+            stored,
+            name=updated.name,
+            members_count=updated.members_count,
+            meta_version=updated.meta_version,
+        )
+
+    def add_members(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        members: list[Member],
+        conversations: list[Conversation],
+    ) -> WriteOutcome:
+        with self._lock:
+            current = self.members.get(expected.uuid, {})
+            if (
+                not self._meta_is(expected)
+                or any(m.user_uuid in current for m in members)
+                or any(c.sk in self.conversations.get(c.owner_uuid, {}) for c in conversations)
+            ):
+                return WriteOutcome.CONDITION_FAILED
+            self._set_meta(expected, updated)
+            for member in members:
+                self.members.setdefault(expected.uuid, {})[member.user_uuid] = member
+            for row in conversations:
+                self.conversations.setdefault(row.owner_uuid, {})[row.sk] = row
+            return WriteOutcome.CREATED
+
+    def remove_member(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        user_uuid: str,
+        conversations: list[Conversation],
+        new_owner_uuid: str | None = None,
+    ) -> WriteOutcome:
+        with self._lock:
+            current = self.members.get(expected.uuid, {})
+            if (
+                user_uuid not in current
+                or any(c.sk not in self.conversations.get(c.owner_uuid, {}) for c in conversations)
+                or not self._meta_is(expected)
+                or (new_owner_uuid is not None and new_owner_uuid not in current)
+            ):
+                return WriteOutcome.CONDITION_FAILED
+            del current[user_uuid]
+            for row in conversations:
+                del self.conversations[row.owner_uuid][row.sk]
+            self._set_meta(expected, updated)
+            if new_owner_uuid is not None:
+                current[new_owner_uuid] = replace(current[new_owner_uuid], role="owner")
+            return WriteOutcome.CREATED
+
+    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome:
+        with self._lock:
+            if not self._meta_is(expected):
+                return WriteOutcome.CONDITION_FAILED
+            self._set_meta(expected, updated)
+            return WriteOutcome.CREATED
+
+    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome:
+        with self._lock:
+            rows = self.conversations.get(row.owner_uuid, {})
+            stored = rows.get(row.sk)
+            if stored is None or stored.meta_version >= group.meta_version:
+                return WriteOutcome.CONDITION_FAILED
+            rows[row.sk] = replace(
+                stored,
+                group_name=group.name,
+                members_count=group.members_count,
+                meta_version=group.meta_version,
+            )
+            return WriteOutcome.CREATED
+
     # E: conversation rows of a group
 
     def group_conversation_rows(self, group_uuid: str) -> list[Conversation]:
@@ -193,6 +292,8 @@ class InMemoryMessageRepository:
             if stored is None or (
                 stored.last_message_sk and stored.last_message_sk >= new.shown_message_sk
             ):
+                return WriteOutcome.CONDITION_FAILED
+            if stored.meta_version != current.meta_version:
                 return WriteOutcome.CONDITION_FAILED
             if new.sk != current.sk and new.sk in rows:
                 return WriteOutcome.CONDITION_FAILED

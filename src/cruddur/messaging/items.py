@@ -102,6 +102,8 @@ def conversation_from_item(item: Item) -> Conversation:
         group_name=text(item, "group_name") or None,
         last_message_sk=text(item, "last_message_sk"),
         kind_recorded="kind" in item,
+        members_count=_int(item, "members_count"),
+        meta_version=_int(item, "meta_version"),
     )
 
 
@@ -121,6 +123,10 @@ def conversation_item(row: Conversation) -> Item:
         item["last_message_sk"] = s(row.last_message_sk)
     if row.group_name:
         item["group_name"] = s(row.group_name)
+    if row.members_count:
+        item["members_count"] = {"N": str(row.members_count)}
+    if row.meta_version:
+        item["meta_version"] = {"N": str(row.meta_version)}
     return item
 
 
@@ -135,6 +141,7 @@ def group_from_item(item: Item) -> MessageGroup:
         created_by=text(item, "created_by"),
         created_at=text(item, "created_at"),
         members_count=_int(item, "members_count"),
+        meta_version=_int(item, "meta_version"),
     )
 
 
@@ -149,6 +156,8 @@ def group_item(group: MessageGroup) -> Item:
     }
     if group.name:
         item["name"] = s(group.name)
+    if group.meta_version:
+        item["meta_version"] = {"N": str(group.meta_version)}
     return item
 
 

@@ -63,6 +63,10 @@ class Conversation:
     # `last_message_sk` but still no `kind`, so it is still told apart as the seed's
     last_message_sk: str = ""
     kind_recorded: bool = True
+    # a named group's size and the version of its metadata (name, size) the row shows: the
+    # stream processor and the membership/rename use cases keep them in step with `META`
+    members_count: int = 0
+    meta_version: int = 0
 
     @property
     def shown_message_sk(self) -> str:
@@ -79,6 +83,9 @@ class MessageGroup:
     created_by: str
     created_at: str
     members_count: int
+    # bumped by every change of the name or the members (optimistic concurrency, and which
+    # conversation rows show the latest name and size); 0 until the first change
+    meta_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,15 @@ class OpenedConversation:
     group_uuid: str
     message: Message
     created: bool
+
+
+@dataclass(frozen=True)
+class AddedMembers:
+    """Members added to a named group in one transaction: the metadata as it now is, and the
+    members and conversation rows written (a member already there is not written again)."""
+
+    group: MessageGroup
+    members: list[Member]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,12 @@ from cruddur.messaging.models import (
 class MessageRepository(Protocol):
     # A: a group's messages
     def messages_page(
-        self, group_uuid: str, limit: int, cursor: str | None, consistent: bool = False
+        self,
+        group_uuid: str,
+        limit: int,
+        cursor: str | None,
+        consistent: bool = False,
+        not_before_sk: str = "",
     ) -> Page[Message]: ...
 
     def all_messages(self, group_uuid: str) -> Iterator[Message]: ...
@@ -59,6 +64,28 @@ class MessageRepository(Protocol):
 
     # D: create a group
     def create_group(self, new: NewGroup) -> WriteOutcome: ...
+
+    # F: change a named group (each guarded by the metadata as read: `expected`)
+    def add_members(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        members: list[Member],
+        conversations: list[Conversation],
+    ) -> WriteOutcome: ...
+
+    def remove_member(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        user_uuid: str,
+        conversations: list[Conversation],
+        new_owner_uuid: str | None = None,
+    ) -> WriteOutcome: ...
+
+    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome: ...
+
+    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome: ...
 
     # E: conversation rows of a group
     def group_conversation_rows(self, group_uuid: str) -> list[Conversation]: ...

@@ -22,6 +22,7 @@ from cruddur.messaging.models import (
     MAX_PAGE_SIZE,
     Conversation,
     DirectPair,
+    GroupKind,
     Member,
     Message,
     MessageGroup,
@@ -101,13 +102,22 @@ class DynamoMessageRepository:
             params["ExclusiveStartKey"] = last
 
     def _newest_first(
-        self, pk: str, limit: int, cursor: str | None, consistent: bool = False
+        self,
+        pk: str,
+        limit: int,
+        cursor: str | None,
+        consistent: bool = False,
+        not_before_sk: str = "",
     ) -> tuple[list[Item], str | None]:
-        """One page of a partition, newest sort key first, after the cursor's row; the cursor of
-        the next page when there may be one."""
+        """One page of a partition, newest sort key first, after the cursor's row (and not before
+        `not_before_sk`); the cursor of the next page when there may be one."""
+        expression, values = "pk = :pk", {":pk": s(pk)}
+        if not_before_sk:
+            expression += " AND sk >= :from"
+            values[":from"] = s(not_before_sk)
         params: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": s(pk)},
+            "KeyConditionExpression": expression,
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
             "Limit": max(1, min(limit, MAX_PAGE_SIZE)),
         }
@@ -125,14 +135,23 @@ class DynamoMessageRepository:
     # --- A: a group's messages --------------------------------------------------------------
 
     def messages_page(
-        self, group_uuid: str, limit: int, cursor: str | None, consistent: bool = False
+        self,
+        group_uuid: str,
+        limit: int,
+        cursor: str | None,
+        consistent: bool = False,
+        not_before_sk: str = "",
     ) -> Page[Message]:
-        """The newest `limit` messages older than the cursor, returned oldest to newest. Every
-        message of the group is reachable (no date filter); `next_cursor` leads to older ones.
-        `consistent`: a strongly consistent read (twice the units), for a cache fill that must
-        not keep what a write a moment ago has already changed."""
+        """The newest `limit` messages older than the cursor, returned oldest to newest; with
+        `not_before_sk` (a member's `joined_at`) only messages whose sk is at or after it, bound in
+        the key condition (no read unit spent on older ones); else every message of the group is
+        reachable. `next_cursor` leads to older ones. `consistent`: a strongly consistent read
+        (twice the units), for a cache fill that must not keep what a write a moment ago has
+        already changed."""
+        if not_before_sk and cursor and keys.decode_cursor(cursor) <= not_before_sk:
+            return Page()  # everything older than the cursor is before the bound
         found, next_cursor = self._newest_first(
-            keys.message_pk(group_uuid), limit, cursor, consistent
+            keys.message_pk(group_uuid), limit, cursor, consistent, not_before_sk
         )
         messages = [items.message_from_item(i) for i in reversed(found)]
         return Page(items=messages, next_cursor=next_cursor)
@@ -271,6 +290,125 @@ class DynamoMessageRepository:
         actions.extend(self._put_action(items.conversation_item(c)) for c in new.conversations)
         return self._transact(actions)
 
+    # --- F: change a named group: add members, remove one, rename ----------------------------
+
+    def _meta_update(self, expected: MessageGroup, updated: MessageGroup) -> dict[str, Any]:
+        """The `META` update to `updated`'s name, size and version, only if `META` is still as
+        `expected` was read (same version, same size, a named group): concurrent changes of one
+        group serialise on it, the loser answers CONDITION_FAILED and the caller re-reads."""
+        condition = "attribute_exists(pk) AND kind = :group AND members_count = :count AND "
+        values: dict[str, Any] = {
+            ":group": s(GroupKind.GROUP.value),
+            ":count": {"N": str(expected.members_count)},
+            ":new_count": {"N": str(updated.members_count)},
+            ":new_version": {"N": str(updated.meta_version)},
+            ":name": s(updated.name or ""),
+        }
+        if expected.meta_version:
+            condition += "meta_version = :version"
+            values[":version"] = {"N": str(expected.meta_version)}
+        else:
+            condition += "attribute_not_exists(meta_version)"
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": s(keys.group_pk(expected.uuid)), "sk": s(keys.META_SK)},
+                "UpdateExpression": "SET members_count = :new_count, "
+                "meta_version = :new_version, #name = :name",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#name": "name"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def add_members(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        members: list[Member],
+        conversations: list[Conversation],
+    ) -> WriteOutcome:
+        """One transaction: `META` to `updated` (guarded by `expected`'s size and version), a
+        membership row and a conversation row per new member, each only if its key is free.
+        CREATED, or CONDITION_FAILED with nothing written (the group changed meanwhile, or one
+        of them is a member already). At most 1 + 2 x 39 actions (40 members)."""
+        actions = [self._meta_update(expected, updated)]
+        actions.extend(self._put_action(items.member_item(expected.uuid, m)) for m in members)
+        actions.extend(self._put_action(items.conversation_item(c)) for c in conversations)
+        return self._transact(actions)
+
+    def remove_member(
+        self,
+        expected: MessageGroup,
+        updated: MessageGroup,
+        user_uuid: str,
+        conversations: list[Conversation],
+        new_owner_uuid: str | None = None,
+    ) -> WriteOutcome:
+        """One transaction: delete the membership row and the member's conversation rows for the
+        group (each only if it is still there: a row the stream processor moved meanwhile fails
+        it), `META` to `updated` (guarded by `expected`), and, when the owner leaves, the role
+        `owner` on `new_owner_uuid`'s membership row. CREATED, or CONDITION_FAILED with nothing
+        written: the caller re-reads the rows and tries again."""
+        exists = "attribute_exists(pk)"
+        group_pk = s(keys.group_pk(expected.uuid))
+        actions: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.table,
+                    "Key": {"pk": group_pk, "sk": s(keys.member_sk(user_uuid))},
+                    "ConditionExpression": exists,
+                }
+            }
+        ]
+        for row in conversations:
+            key = {"pk": s(keys.conversation_pk(row.owner_uuid)), "sk": s(row.sk)}
+            actions.append(
+                {"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": exists}}
+            )
+        actions.append(self._meta_update(expected, updated))
+        if new_owner_uuid is not None:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": group_pk, "sk": s(keys.member_sk(new_owner_uuid))},
+                        "UpdateExpression": "SET #role = :owner",
+                        "ConditionExpression": exists,
+                        "ExpressionAttributeNames": {"#role": "role"},
+                        "ExpressionAttributeValues": {":owner": s("owner")},
+                    }
+                }
+            )
+        return self._transact(actions)
+
+    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome:
+        """`META` to `updated` (its name), guarded by `expected`: CREATED or CONDITION_FAILED."""
+        return self._transact([self._meta_update(expected, updated)])
+
+    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome:
+        """Show `group`'s name and size on the row, only if the row is still there and shows an
+        older version of them: CREATED, or CONDITION_FAILED (the row moved or went, or already
+        shows this version or a newer one)."""
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table,
+                Key={"pk": s(keys.conversation_pk(row.owner_uuid)), "sk": s(row.sk)},
+                UpdateExpression="SET group_name = :name, members_count = :count, "
+                "meta_version = :version",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(meta_version) OR meta_version < :version)",
+                ExpressionAttributeValues={
+                    ":name": s(group.name or ""),
+                    ":count": {"N": str(group.members_count)},
+                    ":version": {"N": str(group.meta_version)},
+                },
+            )
+        except ConditionFailed:
+            return WriteOutcome.CONDITION_FAILED
+        return WriteOutcome.CREATED
+
     # --- E: conversation rows of a group ----------------------------------------------------
 
     def group_conversation_rows(self, group_uuid: str) -> list[Conversation]:
@@ -290,12 +428,22 @@ class DynamoMessageRepository:
         when swapped; CONDITION_FAILED when `current` is gone or already shows a message at or
         after `new`'s. Delete and put commit in one transaction, so a crash never loses the row and
         the owner never has two rows for the group, not even for a moment (a put-then-delete pair
-        would save 2 units per row but show the group twice between its writes)."""
-        guard = {
-            "ConditionExpression": "attribute_exists(pk) AND "
-            "(attribute_not_exists(last_message_sk) OR last_message_sk < :m)",
-            "ExpressionAttributeValues": {":m": s(new.shown_message_sk)},
-        }
+        would save 2 units per row but show the group twice between its writes). Also
+        CONDITION_FAILED when the stored row's `meta_version` is no longer `current`'s (a rename
+        or a change of members refreshed it since it was read)."""
+        condition = (
+            "attribute_exists(pk) AND "
+            "(attribute_not_exists(last_message_sk) OR last_message_sk < :m) AND "
+        )
+        values: dict[str, Any] = {":m": s(new.shown_message_sk)}
+        # the row still shows the group's name and size it was read with: a rename or a change of
+        # members refreshing it meanwhile fails the swap, and the caller re-reads the row
+        if current.meta_version:
+            condition += "meta_version = :v"
+            values[":v"] = {"N": str(current.meta_version)}
+        else:
+            condition += "attribute_not_exists(meta_version)"
+        guard = {"ConditionExpression": condition, "ExpressionAttributeValues": values}
         item = items.conversation_item(new)
         if current.sk == new.sk:
             # same microsecond, newer message: the key stays, the content changes

@@ -13,11 +13,18 @@ import time
 from dataclasses import dataclass, replace
 
 from cruddur.messaging import keys, retries
-from cruddur.messaging.errors import GroupNotFound, InvalidInput, UserNotFound
+from cruddur.messaging.errors import (
+    GroupNotFound,
+    InvalidInput,
+    MemberNotFound,
+    NotGroupOwner,
+    UserNotFound,
+)
 from cruddur.messaging.models import (
     DEFAULT_PAGE_SIZE,
     MAX_GROUP_MEMBERS,
     MAX_MESSAGE_CHARS,
+    AddedMembers,
     Conversation,
     CreatedGroup,
     DirectPair,
@@ -72,6 +79,23 @@ def clean_handle(handle: object) -> str:
     if not isinstance(handle, str) or not handle.strip().lstrip("@"):
         raise InvalidInput("user_receiver_handle_blank")
     return handle.strip().lstrip("@")
+
+
+def clean_group_name(name: object) -> str:
+    """A group's name as stored: trimmed, 1 to 100 code points (the rules of messages), else
+    InvalidInput."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("group_name_blank")
+    if len(name.strip()) > MAX_GROUP_NAME_CHARS:
+        raise InvalidInput("group_name_exceed_max_chars")
+    return name.strip()
+
+
+def clean_handles(handles: object) -> set[str]:
+    """The handles asked for, each once (any case, with or without `@`), blanks dropped."""
+    if not isinstance(handles, list) or not all(isinstance(h, str) for h in handles):
+        raise InvalidInput("handles_invalid")
+    return {h.strip().lstrip("@").lower() for h in handles if h.strip().lstrip("@")}
 
 
 def clean_group_request(name: object, handles: object) -> tuple[str, list[str]]:
@@ -142,6 +166,8 @@ def new_group_rows(
                 kind=group.kind,
                 group_name=group.name,
                 last_message_sk=message.sk if message else "",
+                members_count=group.members_count if group.kind is GroupKind.GROUP else 0,
+                meta_version=group.meta_version,
             )
         )
     return NewGroup(group=group, members=member_rows, conversations=conversations, message=message)
@@ -231,8 +257,21 @@ class MessagingService:
         """A page of the group's messages, oldest to newest; GroupNotFound unless a member."""
         group = clean_group_uuid(group_uuid)
         cursor = clean_cursor(cursor)
-        self._require_member(group, reader.uuid)
-        return self.messages.messages_page(group, limit, cursor)
+        # a member added later sees the messages from the moment they joined on (pages and
+        # cursors alike): the membership read that admits them gives the bound
+        member = self.messages.get_member(group, reader.uuid)
+        if member is None:
+            self._require_member(group, reader.uuid)  # a seed-format group, or GroupNotFound
+        since = member.joined_at if member and keys.is_timestamp(member.joined_at) else ""
+        return self.messages.messages_page(group, limit, cursor, not_before_sk=since)
+
+    def member_since(self, group_uuid: str, user_uuid: str) -> str:
+        """The sort-key bound of what a member may see: their `joined_at` ("" for a group in the
+        seed's format, which has no membership rows, or no bound at all)."""
+        member = self.messages.get_member(group_uuid, user_uuid)
+        if member is None or not keys.is_timestamp(member.joined_at):
+            return ""
+        return member.joined_at
 
     def list_members(self, reader: UserRef, group_uuid: object) -> list[Member]:
         """The group's members; GroupNotFound unless `reader` is one."""
@@ -349,8 +388,8 @@ class MessagingService:
             raise InvalidInput("group_members_too_many")
         found = self._directory().find_by_handles(sorted(wanted))
         if len(found) != len(wanted):
-            missing = wanted - {u.handle.lower() for u in found}
-            raise UserNotFound(", ".join(sorted(missing)))
+            missing = sorted(wanted - {u.handle.lower() for u in found})
+            raise UserNotFound(", ".join(missing), handles=missing)
         members = [creator, *[u for u in found if u.uuid != creator.uuid]]
         for _ in retries.attempts("creating a group", self.sleep):
             group = MessageGroup(
@@ -365,4 +404,156 @@ class MessagingService:
             if self.messages.create_group(new) is WriteOutcome.CREATED:
                 return CreatedGroup(group=group, message=new.message)
             # a key already taken (a uuid collision): draw new ones
+        raise AssertionError("unreachable")
+
+    # --- changing a named group -----------------------------------------------------------------
+
+    def _named_group(self, actor: UserRef, group_uuid: object, code: str) -> MessageGroup:
+        """The named group `actor` belongs to; GroupNotFound unless a member, InvalidInput(code)
+        for a direct (or seed-format) conversation."""
+        group = clean_group_uuid(group_uuid)
+        self._require_member(group, actor.uuid)
+        meta = self.messages.get_group(group)
+        if meta is None or meta.kind is not GroupKind.GROUP:
+            raise InvalidInput(code)
+        return meta
+
+    def _refresh_rows(self, group: MessageGroup, members: list[Member]) -> None:
+        """Show `group`'s name and size on each member's row. A row the stream processor moved
+        meanwhile is read again; a row already showing this version or a newer one stays. Bounded:
+        the processor takes the name and size from `META` on the next move anyway."""
+        since = keys.conversation_sk(group.created_at, "")
+        for member in members:
+            for _ in range(8):
+                rows = self.messages.member_conversation_rows(member.user_uuid, group.uuid, since)
+                stale = [r for r in rows if r.meta_version < group.meta_version]
+                if not stale:
+                    break
+                for row in stale:
+                    self.messages.refresh_conversation_row(row, group)
+
+    def add_members(self, actor: UserRef, group_uuid: object, handles: object) -> AddedMembers:
+        """Any member adds people to a named group, all or nothing, in one transaction guarded by
+        the group's metadata. Unknown handles: UserNotFound listing them; people already there
+        are skipped; beyond 40 members: `group_too_large`; a direct conversation never grows
+        (`direct_conversation_cannot_grow`). Each new member's list shows the group at once (an
+        empty row at their joining), and they see messages from that moment on."""
+        wanted = clean_handles(handles)
+        if not wanted:
+            raise InvalidInput("handles_blank")
+        group = self._named_group(actor, group_uuid, "direct_conversation_cannot_grow")
+        found = self._directory().find_by_handles(sorted(wanted))
+        if len(found) != len(wanted):
+            missing = sorted(wanted - {u.handle.lower() for u in found})
+            raise UserNotFound(", ".join(missing), handles=missing)
+        for _ in retries.attempts("adding members", self.sleep):
+            present = {m.user_uuid for m in self.messages.list_members(group.uuid)}
+            newcomers = [u for u in found if u.uuid not in present]
+            if not newcomers:
+                return AddedMembers(group=group, members=[])
+            if group.members_count + len(newcomers) > MAX_GROUP_MEMBERS:
+                raise InvalidInput("group_too_large")
+            joined_at = self._now()
+            updated = replace(
+                group,
+                members_count=group.members_count + len(newcomers),
+                meta_version=group.meta_version + 1,
+            )
+            members = [
+                Member(u.uuid, u.handle, u.display_name, joined_at=joined_at) for u in newcomers
+            ]
+            rows = [
+                Conversation(
+                    owner_uuid=u.uuid,
+                    group_uuid=group.uuid,
+                    user_uuid=actor.uuid,
+                    handle=actor.handle,
+                    display_name=actor.display_name,
+                    message="",
+                    last_reply_at=joined_at,
+                    sk=keys.conversation_sk(joined_at, group.uuid),
+                    kind=GroupKind.GROUP,
+                    group_name=updated.name,
+                    # the row shows no message from before the joining: a move only brings it
+                    # to a message whose key sorts after this one
+                    last_message_sk=joined_at,
+                    members_count=updated.members_count,
+                    meta_version=updated.meta_version,
+                )
+                for u in newcomers
+            ]
+            if self.messages.add_members(group, updated, members, rows) is WriteOutcome.CREATED:
+                others = [
+                    m for m in self.messages.list_members(group.uuid) if m.user_uuid in present
+                ]
+                self._refresh_rows(updated, others)
+                return AddedMembers(group=updated, members=members)
+            # the group changed meanwhile (or someone was added by another request): read again
+            fresh = self.messages.get_group(group.uuid)
+            if fresh is None or fresh.kind is not GroupKind.GROUP:
+                raise GroupNotFound(group.uuid)
+            group = fresh
+        raise AssertionError("unreachable")
+
+    def remove_member(self, actor: UserRef, group_uuid: object, handle: object) -> MessageGroup:
+        """`actor` leaves (their own handle) or, as the owner, removes a member: one transaction
+        deletes the membership row and the member's conversation rows and counts one member less.
+        The owner leaving hands the role to the longest-standing member. Answers the group as it
+        now is."""
+        wanted = clean_handle(handle).lower()
+        group = self._named_group(actor, group_uuid, "direct_conversation_cannot_shrink")
+        if wanted == actor.handle.lower():
+            target = actor.uuid
+        else:
+            acting = self.messages.get_member(group.uuid, actor.uuid)
+            if acting is None or acting.role != "owner":
+                raise NotGroupOwner(group.uuid)
+            user = self._directory().find_by_handle(wanted)
+            if user is None:
+                raise UserNotFound(wanted, handles=[wanted])
+            target = user.uuid
+        since = keys.conversation_sk(group.created_at, "")
+        for _ in retries.attempts("removing a member", self.sleep):
+            members = self.messages.list_members(group.uuid)
+            leaving = next((m for m in members if m.user_uuid == target), None)
+            if leaving is None:
+                raise MemberNotFound(group.uuid)
+            staying = sorted(
+                (m for m in members if m.user_uuid != target),
+                key=lambda m: (m.joined_at, m.user_uuid),
+            )
+            new_owner = None
+            if leaving.role == "owner" and staying and all(m.role != "owner" for m in staying):
+                new_owner = staying[0].user_uuid
+            rows = self.messages.member_conversation_rows(target, group.uuid, since)
+            updated = replace(
+                group,
+                members_count=max(0, group.members_count - 1),
+                meta_version=group.meta_version + 1,
+            )
+            outcome = self.messages.remove_member(group, updated, target, rows, new_owner)
+            if outcome is WriteOutcome.CREATED:
+                self._refresh_rows(updated, staying)
+                return updated
+            # a row moved by the stream processor, or the group changed: read again
+            fresh = self.messages.get_group(group.uuid)
+            if fresh is None:
+                raise GroupNotFound(group.uuid)
+            group = fresh
+        raise AssertionError("unreachable")
+
+    def rename_group(self, actor: UserRef, group_uuid: object, name: object) -> MessageGroup:
+        """Any member renames a named group; every member's list shows the new name (their rows
+        are updated here, and the stream processor takes the name from `META` when it moves)."""
+        new_name = clean_group_name(name)
+        group = self._named_group(actor, group_uuid, "direct_conversation_cannot_be_renamed")
+        for _ in retries.attempts("renaming a group", self.sleep):
+            updated = replace(group, name=new_name, meta_version=group.meta_version + 1)
+            if self.messages.rename_group(group, updated) is WriteOutcome.CREATED:
+                self._refresh_rows(updated, self.messages.list_members(group.uuid))
+                return updated
+            fresh = self.messages.get_group(group.uuid)
+            if fresh is None:
+                raise GroupNotFound(group.uuid)
+            group = fresh
         raise AssertionError("unreachable")

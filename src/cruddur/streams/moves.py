@@ -23,9 +23,14 @@ class MoveOutcome(StrEnum):
     ALREADY_CURRENT = "already_current"
 
 
-def moved_row(row: Conversation, message: Message) -> Conversation:
+def moved_row(
+    row: Conversation, message: Message, group: MessageGroup | None = None
+) -> Conversation:
     """The row as it shows `message`: a group's row shows the last sender, a direct one keeps
-    showing the other party."""
+    showing the other party. A named group's row also takes the group's name and size from its
+    metadata (`group`, read consistently) when that is at least as recent as what the row shows
+    (`meta_version`); the swap is guarded by the row's version, so a rename or a change of members
+    refreshing the row meanwhile makes the move read it again rather than put an old name back."""
     moved = replace(
         row,
         sk=keys.conversation_sk(message.created_at, message.group_uuid),
@@ -40,6 +45,17 @@ def moved_row(row: Conversation, message: Message) -> Conversation:
             handle=message.handle,
             display_name=message.display_name,
         )
+        if (
+            group is not None
+            and group.kind is GroupKind.GROUP
+            and group.meta_version >= row.meta_version
+        ):
+            moved = replace(
+                moved,
+                group_name=group.name,
+                members_count=group.members_count,
+                meta_version=group.meta_version,
+            )
     return moved
 
 
@@ -60,6 +76,7 @@ def move_row(
     row: Conversation,
     message: Message,
     sleep: retries.Sleep = time.sleep,
+    group: MessageGroup | None = None,
 ) -> MoveOutcome:
     """Move one member's row (as last read, maybe stale) to `message`, forward only: a row already
     at this message or a newer one stays. Two concurrent moves: the loser's condition fails, it
@@ -71,10 +88,12 @@ def move_row(
             return MoveOutcome.ALREADY_CURRENT  # the row is gone: nothing of ours to move
         if current.shown_message_sk >= message.sk:
             return MoveOutcome.ALREADY_CURRENT
-        if repo.replace_conversation_row(current, moved_row(current, message)) is (
+        if repo.replace_conversation_row(current, moved_row(current, message, group)) is (
             WriteOutcome.CREATED
         ):
             return MoveOutcome.MOVED
+        # moved by another processor, refreshed by a rename, or gone with a removed member (then
+        # nothing is read back: rows are only ever moved, never created, here)
         fresh = repo.member_conversation_rows(row.owner_uuid, message.group_uuid, row.sk)
         current = keep_newest(repo, fresh)
     raise AssertionError("unreachable")
@@ -82,7 +101,7 @@ def move_row(
 
 def _rows_missed_by_index(
     repo: MessageRepository, message: Message, by_owner: dict[str, list[Conversation]]
-) -> dict[str, list[Conversation]]:
+) -> tuple[dict[str, list[Conversation]], MessageGroup | None]:
     """Members whose rows the GSI read did not show, read from the base table (consistent).
 
     A named group is checked against its metadata (`members_count`, then the membership rows when
@@ -100,14 +119,14 @@ def _rows_missed_by_index(
         group = repo.get_group(group_uuid)
     if group is not None and (group.kind is GroupKind.GROUP or not rows):
         if len(by_owner) >= group.members_count:
-            return found
+            return found, group
         bound = keys.conversation_sk(group.created_at, "")
         for member in repo.list_members(group_uuid):
             if member.user_uuid not in by_owner:
                 member_rows = repo.member_conversation_rows(member.user_uuid, group_uuid, bound)
                 if member_rows:
                     found[member.user_uuid] = member_rows
-        return found
+        return found, group
     # direct (or seed-format): follow who the rows name until nobody new turns up
     tried = set(by_owner)
     frontier = {message.user_uuid} | {r.user_uuid for r in rows}
@@ -124,7 +143,7 @@ def _rows_missed_by_index(
         if member_rows:
             found[user_uuid] = member_rows
             frontier |= {r.user_uuid for r in member_rows} - tried - {""}
-    return found
+    return found, group
 
 
 # Told of each member's row that shows the message once it is applied (moved now, or already at
@@ -151,7 +170,7 @@ def move_conversation_rows(
     by_owner: dict[str, list[Conversation]] = {}
     for row in repo.group_conversation_rows(group_uuid):
         by_owner.setdefault(row.owner_uuid, []).append(row)
-    consistent = _rows_missed_by_index(repo, message, by_owner)
+    consistent, group = _rows_missed_by_index(repo, message, by_owner)
     outcomes: dict[str, MoveOutcome] = {}
     for owner, rows in [*by_owner.items(), *consistent.items()]:
         if len(rows) > 1:
@@ -163,10 +182,10 @@ def move_conversation_rows(
             current = rows[0]
         if current is None:
             continue
-        outcomes[owner] = move_row(repo, current, message, sleep)
+        outcomes[owner] = move_row(repo, current, message, sleep, group)
         if shown is not None:
             if outcomes[owner] is MoveOutcome.MOVED:
-                shown(moved_row(current, message))
+                shown(moved_row(current, message, group))
             elif current.shown_message_sk == message.sk:
                 shown(current)
     return outcomes

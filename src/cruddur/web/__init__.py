@@ -27,7 +27,9 @@ def session_store(settings: Settings) -> SessionStore:
 
 def register_web(app: Flask, settings: Settings, sessions: SessionStore | None = None) -> None:
     """The screens' blueprints and their context; `sessions` replaces the store (tests)."""
-    from cruddur.web import json_views, pages
+    from cruddur.web import groups, json_views, pages  # groups: its routes join pages.bp
+
+    del groups
 
     store = sessions if sessions is not None else session_store(settings)
     app.extensions[EXTENSION] = WebContext(settings, store, hosted_ui_for(settings))

@@ -9,6 +9,13 @@ from flask import Blueprint, Response, jsonify, request
 from cruddur.api.context import api, json_object, page_request, typed_fields
 from cruddur.api.errors import error_response
 from cruddur.api.events import event_stream_response, publish_message
+from cruddur.api.idempotency import idempotent
+from cruddur.api.limits import (
+    direct_conversation_open,
+    enforce_new_conversation,
+    enforce_send,
+    refund_new_conversation,
+)
 from cruddur.api.serializers import conversation_json, message_json
 from cruddur.auth.errors import Unauthenticated
 from cruddur.users.models import User
@@ -64,16 +71,21 @@ def messages(group_uuid: str):
 
 @bp.post("/web/messages")
 @csrf_protected
+@idempotent
 def send():
     """As POST /api/messages: `{message, message_group_uuid}` appends; `{message, handle}` opens
     the pair's conversation. Both answers name `message_group_uuid`."""
     fields = typed_fields(json_object(), message=str, handle=str, message_group_uuid=str)
     messaging = api().messaging
+    enforce_send(me())
     if fields["message_group_uuid"] is not None:
         message = messaging.send_message(me(), fields["message_group_uuid"], fields["message"])
         publish_message(message.group_uuid, message_json(message))  # live: the group's streams
         return jsonify({"message_group_uuid": message.group_uuid, **message_json(message)})
+    counted = enforce_new_conversation(me(), direct_conversation_open(me(), fields["handle"]))
     opened = messaging.open_conversation(me(), fields["handle"], fields["message"])
+    if counted and not opened.created:
+        refund_new_conversation(me())
     publish_message(opened.group_uuid, message_json(opened.message))
     return jsonify({"message_group_uuid": opened.group_uuid, **message_json(opened.message)})
 

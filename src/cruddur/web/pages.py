@@ -25,10 +25,18 @@ from werkzeug.exceptions import Forbidden, HTTPException
 
 from cruddur.api.context import api
 from cruddur.api.events import publish_message
+from cruddur.api.limits import (
+    direct_conversation_open,
+    enforce_new_conversation,
+    enforce_send,
+    enforce_sign_in,
+    refund_new_conversation,
+)
 from cruddur.api.logs import api_logger
 from cruddur.api.serializers import conversation_json, message_json
 from cruddur.api.users import search_others
 from cruddur.auth.errors import InvalidCredentials, KeySetUnavailable, Unauthenticated
+from cruddur.hardening.rate_limits import RateLimited
 from cruddur.messaging import errors as messaging_errors
 from cruddur.messaging.models import DEFAULT_PAGE_SIZE, MAX_MESSAGE_CHARS
 from cruddur.users import errors as users_errors
@@ -143,6 +151,12 @@ def sign_in_submit():
         abort(404)
     handle = request.form.get("handle", "").strip()
     password = request.form.get("password", "")
+    try:
+        enforce_sign_in(handle)
+    except RateLimited as exc:
+        response = _sign_in_page("Too many sign-in attempts. Try again in a minute.", 429, handle)
+        response.headers["Retry-After"] = str(exc.decision.reset)
+        return response
     if not handle or not password:
         return _sign_in_page("Enter your handle and your password.", 400, handle)
     try:
@@ -289,6 +303,7 @@ def conversation(group_uuid: str):
 def conversation_send(group_uuid: str):
     """The send form without the script: store, then back to the conversation."""
     text = request.form.get("message", "")
+    enforce_send(me())
     try:
         message = api().messaging.send_message(me(), group_uuid, text)
     except messaging_errors.InvalidInput as exc:
@@ -359,10 +374,14 @@ def new_conversation(handle: str):
 @csrf_protected
 def new_conversation_send(handle: str):
     text = request.form.get("message", "")
+    enforce_send(me())
+    counted = enforce_new_conversation(me(), direct_conversation_open(me(), handle))
     try:
         opened = api().messaging.open_conversation(me(), handle, text)
     except messaging_errors.InvalidInput as exc:
         return _new_page(handle, 422, _message_problem(exc.codes), text)
+    if counted and not opened.created:
+        refund_new_conversation(me())
     publish_message(opened.group_uuid, message_json(opened.message))
     return redirect(url_for("web.conversation", group_uuid=opened.group_uuid), 303)
 
@@ -407,6 +426,12 @@ def _error(exc: Exception):
         return error_page(404, "Not found", "There is no user with this handle.")
     if isinstance(exc, messaging_errors.InvalidInput):
         return error_page(400, "Not understood", "The request was not understood.")
+    if isinstance(exc, RateLimited):
+        response = error_page(
+            429, "Slow down", "You are sending too fast. Wait a moment and try again."
+        )
+        response.headers["Retry-After"] = str(exc.decision.reset)
+        return response
     if isinstance(exc, Forbidden):
         return error_page(
             403, "Please try again", "This form has expired. Reload the page and try again."

@@ -210,6 +210,11 @@ def test_health_check_answers_when_both_engines_do(api):
         "status": "ok",
         "checks": {"dynamodb": "ok", "postgresql": "ok"},
         "cache": {"backend": "none"},  # no REDIS_URL: the cache reports itself, it fails nothing
+        # the rate limiter of this one process (no REDIS_URL); nothing counted: limits are off
+        "rate_limits": {
+            "backend": "memory",
+            "counters": {"checks": 0, "limited": 0, "fail_open": 0, "outages": 0},
+        },
     }
 
 

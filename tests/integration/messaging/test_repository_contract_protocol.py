@@ -44,6 +44,10 @@ def test_the_contract_covers_every_method_of_the_protocol():
             "group_conversation_rows",
             "replace_conversation_row",
             "delete_conversation_row",
+            "add_members",
+            "remove_member",
+            "rename_group",
+            "refresh_conversation_row",
             "describe",
         ]
     )

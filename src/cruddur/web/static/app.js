@@ -56,12 +56,13 @@
   }
 
   // --- requests to the same-origin /web routes ---------------------------------------------
-  function request(method, url, body) {
+  function request(method, url, body, extraHeaders) {
     var headers = { Accept: "application/json" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       headers["X-CSRF-Token"] = csrfToken();
     }
+    Object.keys(extraHeaders || {}).forEach(function (name) { headers[name] = extraHeaders[name]; });
     return fetch(url, {
       method: method,
       headers: headers,
@@ -80,6 +81,25 @@
     });
   }
 
+  // A fresh Idempotency-Key per send; the one retry below reuses it, so a send whose answer was
+  // lost is stored once.
+  function idempotencyKey() {
+    if (window.crypto && window.crypto.randomUUID) return window.crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.from(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+  function sendOnce(url, body) {
+    var headers = { "Idempotency-Key": idempotencyKey() };
+    return request("POST", url, body, headers).catch(function (error) {
+      var retryable = !error.status || error.status === 503 || error.status === 409;
+      if (!retryable) throw error;
+      return new Promise(function (resolve) { setTimeout(resolve, 1000); }).then(function () {
+        return request("POST", url, body, headers);
+      });
+    });
+  }
+
   function problem(error) {
     var codes = error.codes || [];
     if (codes.indexOf("message_exceed_max_chars") >= 0) return "A message has at most 1024 characters.";
@@ -87,6 +107,7 @@
     if (error.status === 401) return "Your session has ended. Reload the page and sign in again.";
     if (error.status === 403) return "This page has expired. Reload it and try again.";
     if (error.status === 404) return "Not found: this conversation or user does not exist.";
+    if (error.status === 429) return "You are sending too fast. Wait a moment and try again.";
     if (error.status === 503 || !error.status) return "Could not reach Cruddur. Try again.";
     return "That did not work. Try again.";
   }
@@ -318,7 +339,7 @@
       sending = true;
       update();
       showError("");
-      request("POST", form.dataset.sendUrl, body).then(function (sent) {
+      sendOnce(form.dataset.sendUrl, body).then(function (sent) {
         if (!form.dataset.groupUuid) {
           window.location.assign("/messages/" + encodeURIComponent(sent.message_group_uuid));
           return;
