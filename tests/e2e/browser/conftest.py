@@ -15,16 +15,13 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cruddur.bootstrap import stream_worker
-from cruddur.streams.worker import WorkerConfig
 from fixtures_api import PASSWORD, serving
-from fixtures_redis import delete_keys_with_prefix, redis_client
 
 CHROMIUM = os.environ.get("CRUDDUR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -85,28 +82,6 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
-
-
-@pytest.fixture
-def live_settings(settings, redis_server_url, tmp_path):
-    """This test's settings on the shared Redis; the cache's, sessions' and bus's keys of its
-    table are removed afterwards."""
-    shared = replace(settings, redis_url=redis_server_url, data_dir=tmp_path / "worker")
-    yield shared
-    with redis_client(redis_server_url) as client:
-        delete_keys_with_prefix(client, f"cruddur:{settings.table_name}:")
-
-
-@pytest.fixture
-def worker(live_settings):
-    """The stream worker in a thread: it moves the conversation rows and publishes them."""
-    stop = threading.Event()
-    running = stream_worker(live_settings, WorkerConfig(poll_interval_seconds=0.05), stop)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    yield running
-    stop.set()
-    thread.join(timeout=30)
 
 
 @pytest.fixture

@@ -3,49 +3,23 @@ from both members leave no stale list or page on either server."""
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 
-import pytest
-
-from cruddur.bootstrap import stream_worker
-from cruddur.streams.worker import WorkerConfig
 from fixtures_api import ApiClient, HttpTransport, serving
-from fixtures_redis import delete_keys_with_prefix, redis_client
 from fixtures_streams import poll_until
 
 SENDS_EACH = 15
 
 
-@pytest.fixture
-def cached_settings(settings, redis_server_url, tmp_path):
-    shared = replace(settings, redis_url=redis_server_url, data_dir=tmp_path / "worker")
-    yield shared
-    with redis_client(redis_server_url) as client:
-        delete_keys_with_prefix(client, f"cruddur:{settings.table_name}:")
-
-
-@pytest.fixture
-def worker(cached_settings):
-    stop = threading.Event()
-    running = stream_worker(cached_settings, WorkerConfig(poll_interval_seconds=0.05), stop)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    yield running
-    stop.set()
-    thread.join(timeout=30)
-
-
 def test_concurrent_sends_through_two_servers_leave_nothing_stale(
-    cached_settings, postgres_url, register, tmp_path, worker
+    live_settings, postgres_url, register, tmp_path, worker
 ):
     register("alice")
     register("bob")
-    redis_env = {"REDIS_URL": cached_settings.redis_url or ""}
+    redis_env = {"REDIS_URL": live_settings.redis_url or ""}
     with (
-        serving(cached_settings, postgres_url, tmp_path / "a", **redis_env) as server_a,
-        serving(cached_settings, postgres_url, tmp_path / "b", **redis_env) as server_b,
+        serving(live_settings, postgres_url, tmp_path / "a", **redis_env) as server_a,
+        serving(live_settings, postgres_url, tmp_path / "b", **redis_env) as server_b,
     ):
         alice_a = ApiClient(HttpTransport(server_a)).as_user("alice")
         bob_b = ApiClient(HttpTransport(server_b)).as_user("bob")

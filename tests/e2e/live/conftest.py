@@ -6,38 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from cruddur.bootstrap import stream_worker
 from cruddur.config import Settings
 from cruddur.local.processes import free_port, port_open, terminate, wait_until
-from cruddur.streams.worker import WorkerConfig
-from fixtures_redis import delete_keys_with_prefix, redis_client
-
-
-@pytest.fixture
-def live_settings(settings, redis_server_url, tmp_path):
-    shared = replace(settings, redis_url=redis_server_url, data_dir=tmp_path / "worker")
-    yield shared
-    with redis_client(redis_server_url) as client:
-        delete_keys_with_prefix(client, f"cruddur:{settings.table_name}:")
-
-
-@pytest.fixture
-def worker(live_settings):
-    stop = threading.Event()
-    running = stream_worker(live_settings, WorkerConfig(poll_interval_seconds=0.05), stop)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    yield running
-    stop.set()
-    thread.join(timeout=30)
 
 
 @contextmanager
