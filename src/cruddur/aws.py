@@ -8,9 +8,12 @@ never sends Cognito calls to DynamoDB Local.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from cruddur.config import Settings
@@ -46,8 +49,38 @@ def _local_credentials(endpoint_url: str | None) -> dict[str, str]:
     return {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
+# One loader of botocore's data files (service models, endpoints) per process: every session has a
+# loader of its own by default, and each client's session parsed the models again, about 10 MB a
+# client (the API holds several, the stream worker two). Sessions stay one per client, so each
+# still reads the environment's credentials and profile when it is made.
+_loader: botocore.loaders.Loader | None = None
+_loader_lock = threading.Lock()
+
+
+def _shared_loader() -> botocore.loaders.Loader:
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            _loader = botocore.loaders.create_loader()
+        return _loader
+
+
+def _session() -> boto3.session.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.session.Session(botocore_session=core)
+
+
+def preload_service_models(settings: Settings) -> None:
+    """Parse the models of the clients a served API makes, so a process that forks workers after
+    this (gunicorn's arbiter, `cruddur.api.gunicorn_conf`) shares them with all of them. Makes no
+    call."""
+    dynamodb_client(settings)
+    dynamodb_streams_client(settings)
+
+
 def _client(service: str, settings: Settings, endpoint_url: str | None) -> Any:
-    return boto3.session.Session().client(
+    return _session().client(
         service,
         region_name=settings.region,
         endpoint_url=endpoint_url,
@@ -66,6 +99,25 @@ def dynamodb_streams_client(settings: Settings) -> Any:
 
 def cognito_idp_client(settings: Settings) -> Any:
     """Always AWS: no local endpoint, whatever AWS_ENDPOINT_URL says."""
-    return boto3.session.Session().client(
-        "cognito-idp", region_name=settings.region, config=_client_config()
-    )
+    return _session().client("cognito-idp", region_name=settings.region, config=_client_config())
+
+
+# --- deploying (always AWS: `cruddur deploy`, the post-confirmation trigger's secret) -----------
+
+
+def cloudformation_client(settings: Settings) -> Any:
+    return _client("cloudformation", settings, None)
+
+
+def s3_client(settings: Settings) -> Any:
+    return _client("s3", settings, None)
+
+
+def secretsmanager_client(settings: Settings) -> Any:
+    return _client("secretsmanager", settings, None)
+
+
+def has_credentials() -> bool:
+    """Whether botocore's credential chain finds any (environment, profile, SSO, instance role),
+    asked before a command that needs AWS so a missing set is one clear line, not a traceback."""
+    return boto3.session.Session().get_credentials() is not None

@@ -93,9 +93,22 @@ def messaging_service(
     messages: MessageRepository,
     users: UserDirectory | None = None,
     clock: Clock = utc_now,
+    bus: EventBus | None = None,
 ) -> MessagingService:
-    """The messaging use cases over `messages` (any MessageRepository) and a user directory."""
-    return MessagingService(messages, users, clock=clock)
+    """The messaging use cases over `messages` (any MessageRepository) and a user directory;
+    with a `bus`, the rows a group change writes or deletes go live to their owners' open
+    lists."""
+    if bus is None:
+        return MessagingService(messages, users, clock=clock)
+    from cruddur.live.publishing import conversation_gone_publisher, conversation_publisher
+
+    return MessagingService(
+        messages,
+        users,
+        clock=clock,
+        row_written=conversation_publisher(bus),
+        row_deleted=conversation_gone_publisher(bus),
+    )
 
 
 # --- the stream processor -------------------------------------------------------------------------
@@ -182,6 +195,30 @@ def connection_url(settings: Settings, *, prod: bool = False, start: bool = Fals
     if prod or settings.prod:
         return prod_connection_url(settings)
     return local_connection_url(settings, start=start)
+
+
+def lambda_connection_url(settings: Settings, secretsmanager: Any = None) -> str:
+    """The post-confirmation Lambda's database: CONNECTION_URL, with the password read from
+    DATABASE_SECRET_ARN when that is set (an RDS-managed JSON secret's "password", or the secret
+    as it is). Raises UsersNotConfigured when CONNECTION_URL is unset."""
+    import json
+
+    from cruddur.aws import secretsmanager_client
+    from cruddur.users.errors import UsersNotConfigured
+    from cruddur.users.urls import with_password
+
+    if not settings.connection_url:
+        raise UsersNotConfigured("CONNECTION_URL is not set in the Lambda's environment")
+    if not settings.database_secret_arn:
+        return settings.connection_url
+    client = secretsmanager or secretsmanager_client(settings)
+    secret = client.get_secret_value(SecretId=settings.database_secret_arn)["SecretString"]
+    try:
+        parsed = json.loads(secret)
+    except ValueError:
+        parsed = None
+    password = parsed["password"] if isinstance(parsed, dict) and "password" in parsed else secret
+    return with_password(settings.connection_url, str(password))
 
 
 def user_repository(

@@ -67,6 +67,10 @@ class Settings:
     dynamodb_streams_endpoint_url: str | None = None
     connection_url: str | None = None
     prod_connection_url: str | None = None
+    # The post-confirmation Lambda's database password: a Secrets Manager secret (an RDS-managed
+    # JSON secret with "password", or the bare password) read at a cold start, so the password
+    # is never in the function's configuration. CONNECTION_URL then carries no password.
+    database_secret_arn: str | None = None
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
     # The web UI's Cognito Hosted UI sign-in (authorization code + PKCE): the Hosted UI's base URL
@@ -108,6 +112,7 @@ class Settings:
             dynamodb_streams_endpoint_url=streams,
             connection_url=env.get("CONNECTION_URL") or None,
             prod_connection_url=env.get("PROD_CONNECTION_URL") or None,
+            database_secret_arn=env.get("DATABASE_SECRET_ARN") or None,
             cognito_user_pool_id=env.get("AWS_COGNITO_USER_POOL_ID") or None,
             cognito_client_id=env.get("AWS_COGNITO_USER_POOL_CLIENT_ID") or None,
             cognito_hosted_ui_domain=env.get("AWS_COGNITO_HOSTED_UI_DOMAIN") or None,

@@ -82,16 +82,18 @@ def create_app(
         )
 
     app = Flask(__name__)
+    # `//` in a path is a 404 like any unknown path, never a redirect: Werkzeug's merged-slashes
+    # redirect names the request's Host header, so `Host: evil.example` made us point clients
+    # there. Set before any route is added (each rule copies it when it is bound).
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = ApiContext(
-        settings, messages, messaging_service(messages, users), users, identity, cache
-    )
-
     # live delivery: the bus REDIS_URL names (None: GET /api/events answers 503)
-    app.extensions[event_views.LIVE_EXTENSION] = (
-        events if events is not None else event_bus(settings)
+    events = events if events is not None else event_bus(settings)
+    app.extensions[event_views.LIVE_EXTENSION] = events
+    app.extensions[EXTENSION] = ApiContext(
+        settings, messages, messaging_service(messages, users, bus=events), users, identity, cache
     )
     # idempotency keys and rate limits (api/idempotency.py, api/limits.py)
     app.extensions[HARDENING_EXTENSION] = hardening_for(

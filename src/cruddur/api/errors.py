@@ -95,7 +95,10 @@ def _answer(exc: Exception) -> Response:
         | KeySetUnavailable,
     ):
         api_logger().warning("dependency unavailable: %s", exc, extra={"error": type(exc).__name__})
-        return error_response(503, "service_unavailable")
+        response = error_response(503, "service_unavailable")
+        # an engine that is down fails fast: without a pause, clients would retry in a tight loop
+        response.headers["Retry-After"] = "1"
+        return response
     if isinstance(exc, HTTPException):
         status = exc.code or 500
         response = error_response(status, _HTTP_CODES.get(status, f"http_{status}"))

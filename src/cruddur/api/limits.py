@@ -9,7 +9,8 @@ until the window ends) of its tightest limit; a 429 adds `Retry-After` (the same
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import Response, current_app, g, request
@@ -82,9 +83,35 @@ def enforce_send(user: User) -> None:
     _enforce(hardening().sends, user.uuid)
 
 
+@dataclass
+class NewConversation:
+    """What the block of `counting_new_conversation` reports: whether it created one."""
+
+    created: bool = False
+
+
+@contextmanager
+def counting_new_conversation(
+    user: User, already_open: Callable[[], bool] = lambda: False
+) -> Iterator[NewConversation]:
+    """Count only conversations (and groups) actually created: the hit is taken before the block
+    runs (two requests at once cannot both slip under the limit) and given back unless the block
+    sets `created`: a first contact refused (unknown handle, blank text), failed (an engine down)
+    or that found the pair's conversation open after all costs nothing. Over the limit, a send to
+    a conversation that turns out to exist already (`already_open`) is let through uncounted."""
+    counted = enforce_new_conversation(user, already_open)
+    outcome = NewConversation()
+    try:
+        yield outcome
+    finally:
+        if counted and not outcome.created:
+            refund_new_conversation(user)
+
+
 def enforce_new_conversation(user: User, already_open: Callable[[], bool]) -> bool:
-    """Count a new conversation of `user`; whether it was counted. Over the limit, a send to a
-    conversation that turns out to exist already (`already_open`) is let through uncounted."""
+    """Count a new conversation of `user`; whether it was counted (`counting_new_conversation`
+    gives it back when none was created). Over the limit, `already_open` lets a send through
+    uncounted."""
     h = hardening()
     decision = h.limiter.hit(h.new_conversations, user.uuid)
     if decision is None:
@@ -99,7 +126,7 @@ def enforce_new_conversation(user: User, already_open: Callable[[], bool]) -> bo
 
 
 def refund_new_conversation(user: User) -> None:
-    """The send counted as new found the pair's conversation open (a race): take it back."""
+    """A hit counted as new that created nothing: take it back."""
     h = hardening()
     h.limiter.refund(h.new_conversations, user.uuid)
 

@@ -15,12 +15,7 @@ from cruddur.api.context import (
 )
 from cruddur.api.events import publish_message
 from cruddur.api.idempotency import idempotent
-from cruddur.api.limits import (
-    direct_conversation_open,
-    enforce_new_conversation,
-    enforce_send,
-    refund_new_conversation,
-)
+from cruddur.api.limits import counting_new_conversation, direct_conversation_open, enforce_send
 from cruddur.api.serializers import conversation_json, group_json, member_json, message_json
 
 bp = protected(Blueprint("messages", __name__))
@@ -69,12 +64,11 @@ def create_message():
         )
         publish_message(message.group_uuid, message_json(message))  # live: the group's streams
         return jsonify(message_json(message))
-    counted = enforce_new_conversation(
+    with counting_new_conversation(
         current_user(), direct_conversation_open(current_user(), fields["handle"])
-    )
-    opened = messaging.open_conversation(current_user(), fields["handle"], fields["message"])
-    if counted and not opened.created:
-        refund_new_conversation(current_user())
+    ) as counted:
+        opened = messaging.open_conversation(current_user(), fields["handle"], fields["message"])
+        counted.created = opened.created
     publish_message(opened.group_uuid, message_json(opened.message))
     return jsonify({"message_group_uuid": opened.group_uuid, **message_json(opened.message)})
 
@@ -86,10 +80,11 @@ def create_message_group():
     fields = typed_fields(json_object(), name=str, handles=list, message=str)
     if fields["message"] is not None:
         enforce_send(current_user())
-    enforce_new_conversation(current_user(), lambda: False)
-    created = api().messaging.create_group(
-        current_user(), fields["name"], fields["handles"], fields["message"]
-    )
+    with counting_new_conversation(current_user()) as counted:
+        created = api().messaging.create_group(
+            current_user(), fields["name"], fields["handles"], fields["message"]
+        )
+        counted.created = True
     body = group_json(created.group)
     if created.message is not None:
         body["message"] = message_json(created.message)

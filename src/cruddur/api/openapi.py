@@ -19,6 +19,23 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 _ERRORS = _json(_ref("Errors"), "Error codes")
 _AUTH_ERRORS = {"401": _ERRORS}
+# Every operation that reads DynamoDB or PostgreSQL (signing in and verifying a token read the users
+# store; a Cognito pool's JWKS may be unreachable): 503 rather than 500 when one does not answer.
+_UNAVAILABLE = {
+    "503": _json(
+        _ref("Errors"), "service_unavailable: DynamoDB, PostgreSQL or the JWKS does not answer"
+    )
+}
+_TOO_LARGE = {"413": _json(_ref("Errors"), "request_too_large: a body over 16 KiB")}
+# Answered by the server (gunicorn's limits, in the API's JSON: live/gunicorn_worker.py) before the
+# API sees the request, whatever the operation; every operation lists them.
+SERVER_LIMITS = {
+    "414": _json(_ref("Errors"), "request_line_too_long: method, path and query over 4094 bytes"),
+    "431": _json(
+        _ref("Errors"),
+        "request_headers_too_large: a header line over 8190 bytes, or over 100 headers",
+    ),
+}
 _PAGING = [
     {
         "name": "limit",
@@ -174,7 +191,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
-    paths = {
+    paths: dict[str, dict[str, Any]] = {
         "/api/message_groups": {
             "get": {
                 "summary": "The caller's conversations, most recent first",
@@ -184,11 +201,17 @@ def openapi_document() -> dict[str, Any]:
                         **_json({"type": "array", "items": _ref("MessageGroup")}),
                         "headers": _NEXT_LINK,
                     },
+                    "422": _json(_ref("Errors"), "limit_invalid"),
+                    **_UNAVAILABLE,
                     **_AUTH_ERRORS,
                 },
             },
             "post": {
-                "summary": "Create a named group (the caller plus 1 to 39 others)",
+                "summary": "Create a named group (the caller plus 1 to 39 others). 404 "
+                "user_not_found with `handles` (the unknown ones); 422 group_members_too_few, "
+                "group_too_large (over 40, the caller included), group_name_blank, "
+                "group_name_invalid_characters (any control character), "
+                "group_name_exceed_max_chars, and the message codes of POST /api/messages",
                 "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
@@ -200,6 +223,7 @@ def openapi_document() -> dict[str, Any]:
                         "headers": _RATE_LIMIT_HEADERS,
                     },
                     "400": _ERRORS,
+                    **_TOO_LARGE,
                     "404": _ERRORS,
                     "422": _ERRORS,
                     **_KEYED_SEND_ERRORS,
@@ -218,13 +242,18 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "404": _ERRORS,
                     "422": _ERRORS,
+                    **_UNAVAILABLE,
                     **_AUTH_ERRORS,
                 },
             }
         },
         "/api/messages": {
             "post": {
-                "summary": "Send: with handle, into the pair's 1:1 group (answer has message_group_uuid); with message_group_uuid, append (answer is the message)",
+                "summary": "Send: with handle, into the pair's 1:1 group (answer has message_group_uuid); with message_group_uuid, append (answer is the message). "
+                "422 message_blank (nothing but whitespace and format characters such as "
+                "zero-width spaces), message_invalid_characters (a control character other than "
+                "line break and tab), message_exceed_max_chars, user_receiver_handle_blank, "
+                "message_group_uuid_invalid, cannot_message_self",
                 "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": {
                     "required": True,
@@ -246,7 +275,7 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Rename a named group (any member): 1-100 characters after trimming. "
                 "Answers the group; every member's list shows the new name. 422 "
                 "direct_conversation_cannot_be_renamed, group_name_blank, "
-                "group_name_exceed_max_chars",
+                "group_name_invalid_characters, group_name_exceed_max_chars",
                 "parameters": [_GROUP_UUID],
                 "requestBody": {
                     "required": True,
@@ -263,6 +292,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("Group")),
                     "400": _ERRORS,
+                    **_TOO_LARGE,
                     "404": _ERRORS,
                     "422": _ERRORS,
                     "503": _ERRORS,
@@ -277,6 +307,8 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {
                     "200": _json({"type": "array", "items": _ref("Member")}),
                     "404": _ERRORS,
+                    "422": _json(_ref("Errors"), "message_group_uuid_invalid"),
+                    **_UNAVAILABLE,
                     **_AUTH_ERRORS,
                 },
             },
@@ -306,6 +338,7 @@ def openapi_document() -> dict[str, Any]:
                         }
                     ),
                     "400": _ERRORS,
+                    **_TOO_LARGE,
                     "404": _ERRORS,
                     "422": _ERRORS,
                     "503": _ERRORS,
@@ -341,7 +374,12 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "A user's uuid, handle and display name (public; a sent token must verify)",
                 "security": [{}, {"bearer": []}],
                 "parameters": [{"name": "handle", "in": "path", "required": True, "schema": text}],
-                "responses": {"200": _json(_ref("UserShort")), "404": _ERRORS, **_AUTH_ERRORS},
+                "responses": {
+                    "200": _json(_ref("UserShort")),
+                    "404": _ERRORS,
+                    **_UNAVAILABLE,
+                    **_AUTH_ERRORS,
+                },
             }
         },
         "/api/users/search": {
@@ -359,6 +397,7 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json({"type": "array", "items": _ref("UserShort"), "maxItems": 10}),
+                    **_UNAVAILABLE,
                     **_AUTH_ERRORS,
                 },
             }
@@ -366,8 +405,9 @@ def openapi_document() -> dict[str, Any]:
         "/api/events": {
             "get": {
                 "summary": "Live events as server-sent events (text/event-stream): `conversation` "
-                "(data: a row of GET /api/message_groups) for the caller's moved conversations and, "
-                "with `group`, `message` (data: the message of GET /api/messages plus "
+                "(data: a row of GET /api/message_groups) for the caller's moved, new or changed "
+                "conversations, `conversation_gone` (data: {uuid}) for a group the caller left or "
+                "was removed from and, with `group`, `message` (data: the message of GET /api/messages plus "
                 "message_group_uuid). Each event's id resumes the stream (Last-Event-ID); a `reset` "
                 "event means events were lost: reload. A comment every 15 s; the stream ends with "
                 "a `token_expired` event when the token expires, and with `not_member` when the "
@@ -430,8 +470,10 @@ def openapi_document() -> dict[str, Any]:
                     "200": _json(_ref("Token")),
                     "400": _ERRORS,
                     "401": _ERRORS,
-                    "404": _ERRORS,
+                    "404": _json(_ref("Errors"), "not_found: Cognito is configured"),
+                    **_TOO_LARGE,
                     **_LIMITED,
+                    **_UNAVAILABLE,
                 },
             }
         },
@@ -439,7 +481,10 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "summary": "The local identity provider's public keys",
                 "security": [],
-                "responses": {"200": _json({"type": "object"})},
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    "404": _json(_ref("Errors"), "not_found: Cognito is configured"),
+                },
             }
         },
         "/api/openapi.json": {
@@ -450,6 +495,9 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    for item in paths.values():
+        for operation in item.values():
+            operation["responses"].update(SERVER_LIMITS)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Cruddur Messaging API", "version": "1"},

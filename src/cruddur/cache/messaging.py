@@ -5,7 +5,7 @@ Cached: a member's membership row (the send path's consistent GetItem: positive 
 non-member is always asked of the table), the newest page of a group's messages and the first page
 of a user's conversation rows (default page size, no cursor). Kept true by
   * the writes made here: a stored message drops its group's newest page (the sender sees it at
-    once); a new group, a moved or deleted conversation row drop the owners' lists; a deleted
+    once); a new group, a moved, put or deleted conversation row drop the owners' lists; a deleted
     membership row drops that membership;
   * `rows_changed`, which the stream processor calls with every record, whoever wrote the row (the
     seed's scripts and other tools write to the table directly);
@@ -197,6 +197,20 @@ class CachedMessageRepository:
             self.forget_conversations(current.owner_uuid)
         return outcome
 
+    def put_moved_conversation_row(self, new: Conversation) -> WriteOutcome:
+        outcome = self.inner.put_moved_conversation_row(new)
+        if outcome is WriteOutcome.CREATED:
+            self.forget_conversations(new.owner_uuid)
+        return outcome
+
+    def delete_replaced_conversation_row(
+        self, current: Conversation, new: Conversation
+    ) -> WriteOutcome:
+        outcome = self.inner.delete_replaced_conversation_row(current, new)
+        if outcome is WriteOutcome.CREATED:
+            self.forget_conversations(current.owner_uuid)
+        return outcome
+
     def delete_conversation_row(self, row: Conversation) -> None:
         self.inner.delete_conversation_row(row)
         self.forget_conversations(row.owner_uuid)
@@ -211,12 +225,13 @@ class CachedMessageRepository:
         updated: MessageGroup,
         members: list[Member],
         conversations: list[Conversation],
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome:
-        outcome = self.inner.add_members(expected, updated, members, conversations)
+        outcome = self.inner.add_members(expected, updated, members, conversations, refreshed)
         if outcome is WriteOutcome.CREATED:
             for member in members:
                 self.forget_membership(expected.uuid, member.user_uuid)
-            for row in conversations:
+            for row in [*conversations, *refreshed]:
                 self.forget_conversations(row.owner_uuid)
         return outcome
 
@@ -227,11 +242,14 @@ class CachedMessageRepository:
         user_uuid: str,
         conversations: list[Conversation],
         new_owner_uuid: str | None = None,
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome:
         outcome = self.inner.remove_member(
-            expected, updated, user_uuid, conversations, new_owner_uuid
+            expected, updated, user_uuid, conversations, new_owner_uuid, refreshed
         )
         if outcome is WriteOutcome.CREATED:
+            for row in refreshed:
+                self.forget_conversations(row.owner_uuid)
             # the removed member gets 404 at once: the next membership check reads the table
             self.forget_membership(expected.uuid, user_uuid)
             self.forget_conversations(user_uuid)
@@ -240,13 +258,13 @@ class CachedMessageRepository:
                 self.forget_membership(expected.uuid, new_owner_uuid)  # its cached role changed
         return outcome
 
-    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome:
-        return self.inner.rename_group(expected, updated)
-
-    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome:
-        outcome = self.inner.refresh_conversation_row(row, group)
+    def rename_group(
+        self, expected: MessageGroup, updated: MessageGroup, refreshed: Sequence[Conversation] = ()
+    ) -> WriteOutcome:
+        outcome = self.inner.rename_group(expected, updated, refreshed)
         if outcome is WriteOutcome.CREATED:
-            self.forget_conversations(row.owner_uuid)
+            for row in refreshed:
+                self.forget_conversations(row.owner_uuid)
         return outcome
 
     # --- passed through -------------------------------------------------------------------------

@@ -2,11 +2,20 @@
 local identity provider's tokens, by Cognito id for Cognito's), and opening a conversation looks
 the other one up by handle. Found users are cached (not absent ones: a user who signs up must be
 found at once); the store's writes through here drop the user's entries, and a TTL bounds changes
-made elsewhere (the Cognito post-confirmation Lambda, `cruddur db`)."""
+made elsewhere (the Cognito post-confirmation Lambda, `cruddur db`).
+
+The look-up of every request (by uuid or Cognito id: the token's subject) is also kept in the
+process for LOCAL_USER_SECONDS, which spares each request a Redis round trip: a change made
+through this process drops it at once, one made through another process (another worker or host)
+is seen here within those seconds. Nothing the API serves changes a user: display names and
+Cognito ids change through the tool-kit and the Cognito Lambda, whose changes the Redis TTL
+bounds anyway."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -18,6 +27,8 @@ from cruddur.users.models import User
 from cruddur.users.repository import UserRepository, normalize_handle
 
 USER_TTL_SECONDS = 300
+LOCAL_USER_SECONDS = 5.0
+LOCAL_USERS_KEPT = 10_000
 
 
 def user_scope(user_uuid: str) -> str:
@@ -47,9 +58,37 @@ class CachedUserRepository:
     """The UserRepository's reads by uuid, handle and Cognito id, cached; everything else passes
     through to `inner`."""
 
-    def __init__(self, inner: UserRepository, cache: CacheBackend) -> None:
+    def __init__(
+        self,
+        inner: UserRepository,
+        cache: CacheBackend,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.inner = inner
         self.cache = cache
+        self._monotonic = monotonic
+        self._local: dict[str, tuple[User, float]] = {}
+        self._local_lock = threading.Lock()
+
+    def _kept_locally(self, scope: str, find: Callable[[], User | None]) -> User | None:
+        """The request path's look-up: this process's copy while it is fresh, else `find`."""
+        now = self._monotonic()
+        with self._local_lock:
+            kept = self._local.get(scope)
+        if kept is not None and now < kept[1]:
+            return kept[0]
+        user = find()
+        if user is not None:
+            with self._local_lock:
+                if len(self._local) >= LOCAL_USERS_KEPT:
+                    self._local.clear()  # bounded; refilled by the next requests
+                self._local[scope] = (user, now + LOCAL_USER_SECONDS)
+        return user
+
+    def _forget_locally(self, *scopes: str) -> None:
+        with self._local_lock:
+            for scope in scopes:
+                self._local.pop(scope, None)
 
     def _cached(self, scope: str, find: Callable[[], User | None]) -> User | None:
         cached, generation = self.cache.lookup(scope, scope)
@@ -61,18 +100,27 @@ class CachedUserRepository:
         return user
 
     def find_by_uuid(self, uuid: str) -> User | None:
-        return self._cached(user_scope(uuid), lambda: self.inner.find_by_uuid(uuid))
+        scope = user_scope(uuid)
+        return self._kept_locally(
+            scope, lambda: self._cached(scope, lambda: self.inner.find_by_uuid(uuid))
+        )
 
     def find_by_handle(self, handle: str) -> User | None:
         return self._cached(handle_scope(handle), lambda: self.inner.find_by_handle(handle))
 
     def find_by_cognito_id(self, sub: str) -> User | None:
-        return self._cached(cognito_scope(sub), lambda: self.inner.find_by_cognito_id(sub))
+        scope = cognito_scope(sub)
+        return self._kept_locally(
+            scope, lambda: self._cached(scope, lambda: self.inner.find_by_cognito_id(sub))
+        )
 
     def forget(self, user: User | None) -> None:
         """Drop every entry of `user` (as it was before a change)."""
         if user is None:
             return
+        self._forget_locally(user_scope(user.uuid))
+        if user.cognito_user_id:
+            self._forget_locally(cognito_scope(user.cognito_user_id))
         self.cache.invalidate(user_scope(user.uuid), [user_scope(user.uuid)])
         self.cache.invalidate(handle_scope(user.handle), [handle_scope(user.handle)])
         if user.cognito_user_id:
@@ -90,6 +138,7 @@ class CachedUserRepository:
         self.inner.set_cognito_user_id(uuid, sub)
         self.forget(before)
         if sub:
+            self._forget_locally(cognito_scope(sub))
             self.cache.invalidate(cognito_scope(sub), [cognito_scope(sub)])
 
     def __getattr__(self, name: str) -> Any:

@@ -17,9 +17,9 @@ cli.add_command(ddb)
 
 def _register_optional() -> None:
     # Each entrypoint family lives in its own module; they register here.
-    from cruddur.cli import db, dev, redis, serve, streams
+    from cruddur.cli import db, deploy, dev, redis, serve, streams
 
-    for module in (db, dev, redis, serve, streams):
+    for module in (db, deploy, dev, redis, serve, streams):
         for command in getattr(module, "COMMANDS", []):
             cli.add_command(command)
 

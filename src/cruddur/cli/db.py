@@ -145,15 +145,44 @@ def seed(target: str | None, prod_flag: bool) -> None:
     _seed(settings, prod)
 
 
+def _confirm_setup(url: str, prod: bool, yes: bool) -> None:
+    """`setup` drops the database first: ask when that loses something (it holds users), and
+    always on --prod, as `drop --prod` and `ddb drop` on AWS do; `--yes` answers for a script.
+    Declining (or no one to answer: stdin closed) changes nothing and exits 1."""
+    if yes:
+        return
+    name = users_db.database_name(url)
+    users = users_db.count_users(url, prod=prod)
+    if users == 0 and not prod:
+        return
+    question = f"Drop and recreate database {name} at {users_db.mask_url(url)}?"
+    if users:
+        question += f" Its {users} users are lost" if users != 1 else " Its one user is lost"
+        open_sessions = [s for s in users_db.list_sessions(url, prod=prod) if s.database == name]
+        if open_sessions:
+            question += f" and its {len(open_sessions)} open connection(s) closed"
+    try:
+        agreed = click.confirm(question, default=False, err=True)
+    except click.Abort:  # stdin closed (a script) or Ctrl-C: no answer is no
+        click.echo(err=True)  # end the question's line
+        agreed = False
+    if not agreed:
+        fail(f"database {name} left as it was (pass --yes to set it up without asking)")
+
+
 @db.command()
 @prod_options
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before dropping on --prod.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask before dropping a database that holds users."
+)
 @db_errors
 def setup(target: str | None, prod_flag: bool, yes: bool) -> None:
-    """drop, create, schema-load and seed in one go."""
+    """drop, create, schema-load and seed in one go; asks first when the database holds users
+    (and always with --prod)."""
     settings, prod = _target(target, prod_flag)
     url = _url(settings, prod)
-    _drop(url, prod, yes)
+    _confirm_setup(url, prod, yes)
+    _drop(url, prod, yes=True)  # asked above
     name = users_db.database_name(url)
     users_db.create_database(url, prod=prod)
     _say(prod, f"created database {name}")

@@ -15,6 +15,8 @@ WSGI_APP = "cruddur.api.wsgi:app"
 # and a send deadline (cruddur.live.gunicorn_worker). Every open event stream holds a thread, so a
 # worker runs many; it accepts a connection only while one of its threads is free.
 WORKER_CLASS = "cruddur.live.gunicorn_worker.StreamingThreadWorker"
+# Imports the workers' modules in the arbiter, before it forks them (memory shared, not copied).
+GUNICORN_CONFIG = "python:cruddur.api.gunicorn_conf"
 DEFAULT_THREADS = 256
 MAX_THREADS = 1024
 MAX_DEFAULT_WORKERS = 8
@@ -65,6 +67,8 @@ def gunicorn_argv(host: str, port: int, workers: int, threads: int) -> list[str]
         # The app logs one JSON line per request itself, with its request id.
         "--error-logfile",
         "-",
+        "--config",
+        GUNICORN_CONFIG,
         *extra,
         WSGI_APP,
     ]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import signal
 import threading
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
@@ -16,34 +14,13 @@ import click
 from cruddur import bootstrap
 from cruddur.cli.common import one_line_errors
 from cruddur.config import Settings, project_root
+from cruddur.deployment.packaging import (
+    STREAM_PROCESSOR_HANDLER,
+    STREAM_PROCESSOR_ZIP_NAME,
+    build_stream_processor_zip,
+)
 from cruddur.streams.checkpoints import WorkerAlreadyRunning
 from cruddur.streams.worker import WorkerConfig
-
-LAMBDA_HANDLER = "cruddur.streams.lambda_handler.handler"
-LAMBDA_ZIP_NAME = "cruddur-stream-processor.zip"
-# What the handler imports; boto3/botocore come with the Lambda Python runtime.
-LAMBDA_MODULES = (
-    "__init__.py",
-    "config.py",
-    "aws.py",
-    "bootstrap.py",
-    "messaging",
-    "streams",
-    "cache/__init__.py",
-    "cache/backend.py",
-    "cache/codec.py",
-    "cache/messaging.py",
-    "cache/redis_backend.py",
-    # live delivery: the moved rows published to the event bus (REDIS_URL)
-    "live/__init__.py",
-    "live/bus.py",
-    "live/publishing.py",
-    "live/shapes.py",
-)
-# Not in the Lambda Python runtime, and pure Python: shipped inside the zip (the cache of REDIS_URL).
-VENDORED_PACKAGES = ("redis",)
-# Fixed timestamps: the same source gives a byte-identical zip (and an unchanged code hash).
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 _defaults = WorkerConfig()
 
@@ -62,6 +39,13 @@ _defaults = WorkerConfig()
     default=_defaults.poll_interval_seconds,
     show_default=True,
     help="Seconds between polls of a shard with nothing new.",
+)
+@click.option(
+    "--batch-window",
+    type=click.FloatRange(0, 10),
+    default=_defaults.batch_window_seconds,
+    show_default=True,
+    help="Seconds before the next poll while records keep coming (they are applied together).",
 )
 @click.option(
     "--batch-size",
@@ -83,6 +67,7 @@ def stream_worker(
     table: str | None,
     endpoint_url: str | None,
     poll_interval: float,
+    batch_window: float,
     batch_size: int,
     max_retries: int,
     debug: bool,
@@ -111,6 +96,7 @@ def stream_worker(
     config = replace(
         _defaults,
         poll_interval_seconds=poll_interval,
+        batch_window_seconds=batch_window,
         batch_size=batch_size,
         max_retries=max_retries,
     )
@@ -142,38 +128,6 @@ def stream_worker(
     )
 
 
-def build_lambda_zip(output: Path, source: Path | None = None) -> Path:
-    """Write the Lambda deployment zip of the stream processor to `output`: the `cruddur`
-    modules the handler imports, no caches, fixed timestamps (same source, same bytes)."""
-    package = source or Path(__file__).resolve().parents[1]
-    files: list[tuple[Path, Path]] = []  # (file, its name in the zip)
-
-    def add(path: Path, root: Path, under: Path) -> None:
-        found = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        files.extend(
-            (p, under / p.relative_to(root)) for p in found if "__pycache__" not in p.parts
-        )
-
-    for name in LAMBDA_MODULES:
-        add(package / name, package, Path("cruddur"))
-    for vendored in VENDORED_PACKAGES:
-        spec = importlib.util.find_spec(vendored)
-        if spec is None or not spec.submodule_search_locations:
-            raise click.ClickException(f"the package {vendored} is not installed")
-        location = Path(next(iter(spec.submodule_search_locations)))
-        add(location, location, Path(vendored))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, arcname in sorted(files, key=lambda f: f[1]):
-            info = zipfile.ZipInfo(arcname.as_posix(), date_time=_ZIP_DATE)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    tmp.replace(output)
-    return output
-
-
 @click.group("lambda")
 def lambda_group() -> None:
     """The stream processor as an AWS Lambda function."""
@@ -184,14 +138,14 @@ def lambda_group() -> None:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help=f"Where to write the zip [default: dist/{LAMBDA_ZIP_NAME}].",
+    help=f"Where to write the zip [default: dist/{STREAM_PROCESSOR_ZIP_NAME}].",
 )
 @one_line_errors
 def package(output: Path | None) -> None:
     """Build the deployable zip (handler cruddur.streams.lambda_handler.handler, runtime python3.11+)."""
-    target = output or project_root() / "dist" / LAMBDA_ZIP_NAME
-    build_lambda_zip(target)
-    click.echo(f"{target} ({target.stat().st_size} bytes), handler {LAMBDA_HANDLER}")
+    target = output or project_root() / "dist" / STREAM_PROCESSOR_ZIP_NAME
+    build_stream_processor_zip(target)
+    click.echo(f"{target} ({target.stat().st_size} bytes), handler {STREAM_PROCESSOR_HANDLER}")
 
 
 COMMANDS = [stream_worker, lambda_group]

@@ -66,6 +66,7 @@ class StoredAnswer:
     status: int
     body: str
     content_type: str
+    location: str | None = None  # a redirect's target (the web forms answer 303)
 
 
 class ClaimOutcome(StrEnum):
@@ -93,7 +94,13 @@ def claim_from_record(raw: str | None, fp: str, token: str) -> Claim:
     if record.get("fp") != fp:
         return Claim(ClaimOutcome.MISMATCH)
     if record.get("state") == "done":
-        answer = StoredAnswer(int(record["status"]), str(record["body"]), str(record["ct"]))
+        location = record.get("loc")
+        answer = StoredAnswer(
+            int(record["status"]),
+            str(record["body"]),
+            str(record["ct"]),
+            str(location) if location is not None else None,
+        )
         return Claim(ClaimOutcome.REPLAY, answer=answer)
     return Claim(ClaimOutcome.RUNNING)
 
@@ -110,6 +117,7 @@ def _done(fp: str, answer: StoredAnswer) -> str:
             "status": answer.status,
             "body": answer.body,
             "ct": answer.content_type,
+            "loc": answer.location,
         }
     )
 

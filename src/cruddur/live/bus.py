@@ -40,6 +40,7 @@ START = "0-0"
 
 MESSAGE = "message"
 CONVERSATION = "conversation"
+CONVERSATION_GONE = "conversation_gone"
 
 _STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
@@ -94,6 +95,10 @@ class EventBus(Protocol):
     def publish_conversation(self, owner_uuid: str, conversation: dict[str, Any]) -> None:
         """The owner's stream gets a `conversation` event (a row of the owner's list). Never
         raises."""
+
+    def publish_conversation_gone(self, owner_uuid: str, group_uuid: str) -> None:
+        """The owner's stream gets a `conversation_gone` event (`{uuid}`: the group left the
+        owner's list: they left it or were removed). Never raises."""
 
     def current(self, user_uuid: str, group_uuid: str | None) -> Cursor:
         """The position after the newest event of both streams: a new reader starts here."""
@@ -210,6 +215,9 @@ class RedisEventBus:
     def publish_conversation(self, owner_uuid: str, conversation: dict[str, Any]) -> None:
         self._publish(self.keys.user(owner_uuid), CONVERSATION, conversation)
 
+    def publish_conversation_gone(self, owner_uuid: str, group_uuid: str) -> None:
+        self._publish(self.keys.user(owner_uuid), CONVERSATION_GONE, {"uuid": group_uuid})
+
     def _stream_keys(self, user_uuid: str, group_uuid: str | None) -> list[str]:
         keys = [self.keys.user(user_uuid)]
         if group_uuid:
@@ -325,6 +333,9 @@ class InProcessEventBus:
 
     def publish_conversation(self, owner_uuid: str, conversation: dict[str, Any]) -> None:
         self._publish(self.keys.user(owner_uuid), CONVERSATION, conversation)
+
+    def publish_conversation_gone(self, owner_uuid: str, group_uuid: str) -> None:
+        self._publish(self.keys.user(owner_uuid), CONVERSATION_GONE, {"uuid": group_uuid})
 
     def current(self, user_uuid: str, group_uuid: str | None) -> Cursor:
         with self._changed:

@@ -91,10 +91,12 @@ def ensure_dynamodb_local_jar(
 def main() -> int:
     """`python -m cruddur.local.installers`: what `make` runs before anything else."""
     from cruddur.config import project_root
+    from cruddur.local.dynamodb import ensure_launcher  # it imports this module
 
     try:
-        ensure_java()
-        ensure_dynamodb_local_jar(project_root())
+        java = ensure_java()
+        jar = ensure_dynamodb_local_jar(project_root())
+        ensure_launcher(project_root(), jar, java)  # DynamoDB Local's loopback launcher (javac)
     except InstallError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

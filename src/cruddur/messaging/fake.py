@@ -5,7 +5,7 @@ with no engine. One process only; not a cache, not for production."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -103,8 +103,22 @@ class InMemoryMessageRepository:
     def conversations_page(
         self, owner_uuid: str, limit: int, cursor: str | None, consistent: bool = False
     ) -> Page[Conversation]:
+        """Each group once, as the table answers: a group's newest row only, `limit` groups when
+        there are as many, nothing of a group with a row at or above the cursor."""
         with self._lock:
-            return _page_newest_first(self.conversations.get(owner_uuid, {}), limit, cursor)
+            ordered = sorted(self.conversations.get(owner_uuid, {}).items(), reverse=True)
+        size = max(1, min(limit, MAX_PAGE_SIZE))
+        after = keys.decode_cursor(cursor) if cursor else None
+        listed = {row.group_uuid for sk, row in ordered if after is not None and sk >= after}
+        rows: list[Conversation] = []
+        for sk, row in ordered:
+            if (after is not None and sk >= after) or row.group_uuid in listed:
+                continue
+            listed.add(row.group_uuid)
+            rows.append(row)
+            if len(rows) == size:
+                return Page(items=rows, next_cursor=keys.encode_cursor(sk))
+        return Page(items=rows, next_cursor=None)
 
     def member_conversation_rows(
         self, owner_uuid: str, group_uuid: str, not_before_sk: str = ""
@@ -203,12 +217,31 @@ class InMemoryMessageRepository:
             meta_version=updated.meta_version,
         )
 
+    def _unchanged(self, rows: Sequence[Conversation]) -> bool:
+        """Each row still stored under its key with the `meta_version` it was read with."""
+        for row in rows:
+            stored = self.conversations.get(row.owner_uuid, {}).get(row.sk)
+            if stored is None or stored.meta_version != row.meta_version:
+                return False
+        return True
+
+    def _refresh(self, rows: Sequence[Conversation], updated: MessageGroup) -> None:
+        for row in rows:
+            stored = self.conversations[row.owner_uuid][row.sk]
+            self.conversations[row.owner_uuid][row.sk] = replace(
+                stored,
+                group_name=updated.name,
+                members_count=updated.members_count,
+                meta_version=updated.meta_version,
+            )
+
     def add_members(
         self,
         expected: MessageGroup,
         updated: MessageGroup,
         members: list[Member],
         conversations: list[Conversation],
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome:
         with self._lock:
             current = self.members.get(expected.uuid, {})
@@ -216,6 +249,7 @@ class InMemoryMessageRepository:
                 not self._meta_is(expected)
                 or any(m.user_uuid in current for m in members)
                 or any(c.sk in self.conversations.get(c.owner_uuid, {}) for c in conversations)
+                or not self._unchanged(refreshed)
             ):
                 return WriteOutcome.CONDITION_FAILED
             self._set_meta(expected, updated)
@@ -223,6 +257,7 @@ class InMemoryMessageRepository:
                 self.members.setdefault(expected.uuid, {})[member.user_uuid] = member
             for row in conversations:
                 self.conversations.setdefault(row.owner_uuid, {})[row.sk] = row
+            self._refresh(refreshed, updated)
             return WriteOutcome.CREATED
 
     def remove_member(
@@ -232,6 +267,7 @@ class InMemoryMessageRepository:
         user_uuid: str,
         conversations: list[Conversation],
         new_owner_uuid: str | None = None,
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome:
         with self._lock:
             current = self.members.get(expected.uuid, {})
@@ -240,35 +276,29 @@ class InMemoryMessageRepository:
                 or any(c.sk not in self.conversations.get(c.owner_uuid, {}) for c in conversations)
                 or not self._meta_is(expected)
                 or (new_owner_uuid is not None and new_owner_uuid not in current)
+                or not self._unchanged(refreshed)
             ):
                 return WriteOutcome.CONDITION_FAILED
             del current[user_uuid]
             for row in conversations:
                 del self.conversations[row.owner_uuid][row.sk]
-            self._set_meta(expected, updated)
+            if updated.members_count == 0:
+                del self.groups[expected.uuid]  # the last one left: the group is gone
+            else:
+                self._set_meta(expected, updated)
             if new_owner_uuid is not None:
                 current[new_owner_uuid] = replace(current[new_owner_uuid], role="owner")
+            self._refresh(refreshed, updated)
             return WriteOutcome.CREATED
 
-    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome:
+    def rename_group(
+        self, expected: MessageGroup, updated: MessageGroup, refreshed: Sequence[Conversation] = ()
+    ) -> WriteOutcome:
         with self._lock:
-            if not self._meta_is(expected):
+            if not self._meta_is(expected) or not self._unchanged(refreshed):
                 return WriteOutcome.CONDITION_FAILED
             self._set_meta(expected, updated)
-            return WriteOutcome.CREATED
-
-    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome:
-        with self._lock:
-            rows = self.conversations.get(row.owner_uuid, {})
-            stored = rows.get(row.sk)
-            if stored is None or stored.meta_version >= group.meta_version:
-                return WriteOutcome.CONDITION_FAILED
-            rows[row.sk] = replace(
-                stored,
-                group_name=group.name,
-                members_count=group.members_count,
-                meta_version=group.meta_version,
-            )
+            self._refresh(refreshed, updated)
             return WriteOutcome.CREATED
 
     # E: conversation rows of a group
@@ -299,6 +329,27 @@ class InMemoryMessageRepository:
                 return WriteOutcome.CONDITION_FAILED
             del rows[current.sk]
             rows[new.sk] = new
+            return WriteOutcome.CREATED
+
+    def put_moved_conversation_row(self, new: Conversation) -> WriteOutcome:
+        with self._lock:
+            rows = self.conversations.setdefault(new.owner_uuid, {})
+            if new.sk in rows:
+                return WriteOutcome.CONDITION_FAILED
+            rows[new.sk] = new
+            return WriteOutcome.CREATED
+
+    def delete_replaced_conversation_row(
+        self, current: Conversation, new: Conversation
+    ) -> WriteOutcome:
+        with self._lock:
+            rows = self.conversations.get(current.owner_uuid, {})
+            stored = rows.get(current.sk)
+            if stored is None or (
+                stored.last_message_sk and stored.last_message_sk >= new.shown_message_sk
+            ):
+                return WriteOutcome.CONDITION_FAILED
+            del rows[current.sk]
             return WriteOutcome.CREATED
 
     def delete_conversation_row(self, row: Conversation) -> None:

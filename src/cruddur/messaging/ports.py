@@ -4,7 +4,7 @@ of `MessageRepository` exist: `repository.DynamoMessageRepository` (the table) a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from cruddur.messaging.models import (
@@ -72,6 +72,7 @@ class MessageRepository(Protocol):
         updated: MessageGroup,
         members: list[Member],
         conversations: list[Conversation],
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome: ...
 
     def remove_member(
@@ -81,16 +82,23 @@ class MessageRepository(Protocol):
         user_uuid: str,
         conversations: list[Conversation],
         new_owner_uuid: str | None = None,
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome: ...
 
-    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome: ...
-
-    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome: ...
+    def rename_group(
+        self, expected: MessageGroup, updated: MessageGroup, refreshed: Sequence[Conversation] = ()
+    ) -> WriteOutcome: ...
 
     # E: conversation rows of a group
     def group_conversation_rows(self, group_uuid: str) -> list[Conversation]: ...
 
     def replace_conversation_row(
+        self, current: Conversation, new: Conversation
+    ) -> WriteOutcome: ...
+
+    def put_moved_conversation_row(self, new: Conversation) -> WriteOutcome: ...
+
+    def delete_replaced_conversation_row(
         self, current: Conversation, new: Conversation
     ) -> WriteOutcome: ...
 

@@ -11,7 +11,7 @@ answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cruddur.messaging import items, keys, retries
@@ -186,13 +186,44 @@ class DynamoMessageRepository:
     def conversations_page(
         self, owner_uuid: str, limit: int, cursor: str | None, consistent: bool = False
     ) -> Page[Conversation]:
-        """One page of the owner's conversation rows, most recent first, as stored (`consistent`
-        as for `messages_page`)."""
-        found, next_cursor = self._newest_first(
-            keys.conversation_pk(owner_uuid), limit, cursor, consistent
-        )
-        rows = [items.conversation_from_item(i) for i in found]
-        return Page(items=rows, next_cursor=next_cursor)
+        """One page of the owner's conversations, most recent first, each group once (`consistent`
+        as for `messages_page`). A move writes a row's new key before it deletes the old one, so
+        for a moment (or, after a crash, until the replay) a group may have an extra, older row:
+        a page shows each group's newest row only and still holds `limit` groups when there are
+        as many; a cursor page leaves out groups that have a row at or above the cursor (listed
+        already), so following cursors neither repeats nor skips a group. A cursor whenever the
+        page is full."""
+        size = max(1, min(limit, MAX_PAGE_SIZE))
+        pk = keys.conversation_pk(owner_uuid)
+        listed = self._groups_above(pk, keys.decode_cursor(cursor), consistent) if cursor else set()
+        rows: list[Conversation] = []
+        after = cursor
+        while True:
+            found, next_cursor = self._newest_first(pk, size, after, consistent)
+            for item in found:
+                row = items.conversation_from_item(item)
+                if row.group_uuid in listed:
+                    continue  # an older row of a group shown above
+                listed.add(row.group_uuid)
+                rows.append(row)
+                if len(rows) == size:
+                    return Page(items=rows, next_cursor=keys.encode_cursor(row.sk))
+            if next_cursor is None:
+                return Page(items=rows, next_cursor=None)
+            after = next_cursor
+
+    def _groups_above(self, pk: str, sk: str, consistent: bool) -> set[str]:
+        """The groups of a user's rows at or above a cursor (the cursor's own row was listed):
+        what a later page must not list again. Keys and group only."""
+        return {
+            items.text(item, "message_group_uuid")
+            for item in self._query_all(
+                KeyConditionExpression="pk = :pk AND sk >= :after",
+                ExpressionAttributeValues={":pk": s(pk), ":after": s(sk)},
+                ProjectionExpression="message_group_uuid",
+                ConsistentRead=consistent,
+            )
+        }
 
     def member_conversation_rows(
         self, owner_uuid: str, group_uuid: str, not_before_sk: str = ""
@@ -292,17 +323,14 @@ class DynamoMessageRepository:
 
     # --- F: change a named group: add members, remove one, rename ----------------------------
 
-    def _meta_update(self, expected: MessageGroup, updated: MessageGroup) -> dict[str, Any]:
-        """The `META` update to `updated`'s name, size and version, only if `META` is still as
-        `expected` was read (same version, same size, a named group): concurrent changes of one
-        group serialise on it, the loser answers CONDITION_FAILED and the caller re-reads."""
+    def _meta_guard(self, expected: MessageGroup) -> dict[str, Any]:
+        """`META` is still as `expected` was read (same version, same size, a named group):
+        concurrent changes of one group serialise on it, the loser answers CONDITION_FAILED and
+        the caller re-reads."""
         condition = "attribute_exists(pk) AND kind = :group AND members_count = :count AND "
         values: dict[str, Any] = {
             ":group": s(GroupKind.GROUP.value),
             ":count": {"N": str(expected.members_count)},
-            ":new_count": {"N": str(updated.members_count)},
-            ":new_version": {"N": str(updated.meta_version)},
-            ":name": s(updated.name or ""),
         }
         if expected.meta_version:
             condition += "meta_version = :version"
@@ -310,13 +338,52 @@ class DynamoMessageRepository:
         else:
             condition += "attribute_not_exists(meta_version)"
         return {
+            "TableName": self.table,
+            "Key": {"pk": s(keys.group_pk(expected.uuid)), "sk": s(keys.META_SK)},
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _meta_update(self, expected: MessageGroup, updated: MessageGroup) -> dict[str, Any]:
+        """The `META` update to `updated`'s name, size and version, guarded by `expected`."""
+        guard = self._meta_guard(expected)
+        return {
             "Update": {
-                "TableName": self.table,
-                "Key": {"pk": s(keys.group_pk(expected.uuid)), "sk": s(keys.META_SK)},
+                **guard,
                 "UpdateExpression": "SET members_count = :new_count, "
                 "meta_version = :new_version, #name = :name",
-                "ConditionExpression": condition,
                 "ExpressionAttributeNames": {"#name": "name"},
+                "ExpressionAttributeValues": {
+                    **guard["ExpressionAttributeValues"],
+                    ":new_count": {"N": str(updated.members_count)},
+                    ":new_version": {"N": str(updated.meta_version)},
+                    ":name": s(updated.name or ""),
+                },
+            }
+        }
+
+    def _refresh_action(self, row: Conversation, updated: MessageGroup) -> dict[str, Any]:
+        """A member's row to `updated`'s name, size and version, only if the row is still there
+        with the version it was read with: a row the stream processor moved (its key is gone) or
+        refreshed meanwhile cancels the transaction, and the caller re-reads."""
+        condition = "attribute_exists(pk) AND "
+        values: dict[str, Any] = {
+            ":name": s(updated.name or ""),
+            ":count": {"N": str(updated.members_count)},
+            ":version": {"N": str(updated.meta_version)},
+        }
+        if row.meta_version:
+            condition += "meta_version = :read"
+            values[":read"] = {"N": str(row.meta_version)}
+        else:
+            condition += "attribute_not_exists(meta_version)"
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"pk": s(keys.conversation_pk(row.owner_uuid)), "sk": s(row.sk)},
+                "UpdateExpression": "SET group_name = :name, members_count = :count, "
+                "meta_version = :version",
+                "ConditionExpression": condition,
                 "ExpressionAttributeValues": values,
             }
         }
@@ -327,14 +394,18 @@ class DynamoMessageRepository:
         updated: MessageGroup,
         members: list[Member],
         conversations: list[Conversation],
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome:
         """One transaction: `META` to `updated` (guarded by `expected`'s size and version), a
-        membership row and a conversation row per new member, each only if its key is free.
-        CREATED, or CONDITION_FAILED with nothing written (the group changed meanwhile, or one
-        of them is a member already). At most 1 + 2 x 39 actions (40 members)."""
+        membership row and a conversation row per new member, each only if its key is free, and
+        the `refreshed` rows (the other members', as read) to `updated`'s size. CREATED, or
+        CONDITION_FAILED with nothing written (the group changed meanwhile, one of them is a
+        member already, or a refreshed row moved). 1 + 2n + m actions for n newcomers to m
+        members (n + m <= 40): at most 80, under TransactWriteItems' 100."""
         actions = [self._meta_update(expected, updated)]
         actions.extend(self._put_action(items.member_item(expected.uuid, m)) for m in members)
         actions.extend(self._put_action(items.conversation_item(c)) for c in conversations)
+        actions.extend(self._refresh_action(row, updated) for row in refreshed)
         return self._transact(actions)
 
     def remove_member(
@@ -344,12 +415,16 @@ class DynamoMessageRepository:
         user_uuid: str,
         conversations: list[Conversation],
         new_owner_uuid: str | None = None,
+        refreshed: Sequence[Conversation] = (),
     ) -> WriteOutcome:
         """One transaction: delete the membership row and the member's conversation rows for the
         group (each only if it is still there: a row the stream processor moved meanwhile fails
-        it), `META` to `updated` (guarded by `expected`), and, when the owner leaves, the role
-        `owner` on `new_owner_uuid`'s membership row. CREATED, or CONDITION_FAILED with nothing
-        written: the caller re-reads the rows and tries again."""
+        it), `META` to `updated` (guarded by `expected`), when the owner leaves the role `owner`
+        on `new_owner_uuid`'s membership row, and the `refreshed` rows (the staying members', as
+        read) to `updated`'s size. When nobody stays (`updated.members_count == 0`), `META` is
+        deleted instead, under the same guard: the group is gone. CREATED, or CONDITION_FAILED
+        with nothing written: the caller re-reads the rows and tries again. At most 1 + 2 + 1 +
+        1 + 39 actions."""
         exists = "attribute_exists(pk)"
         group_pk = s(keys.group_pk(expected.uuid))
         actions: list[dict[str, Any]] = [
@@ -366,7 +441,10 @@ class DynamoMessageRepository:
             actions.append(
                 {"Delete": {"TableName": self.table, "Key": key, "ConditionExpression": exists}}
             )
-        actions.append(self._meta_update(expected, updated))
+        if updated.members_count == 0:
+            actions.append({"Delete": self._meta_guard(expected)})  # the last one left
+        else:
+            actions.append(self._meta_update(expected, updated))
         if new_owner_uuid is not None:
             actions.append(
                 {
@@ -380,34 +458,18 @@ class DynamoMessageRepository:
                     }
                 }
             )
+        actions.extend(self._refresh_action(row, updated) for row in refreshed)
         return self._transact(actions)
 
-    def rename_group(self, expected: MessageGroup, updated: MessageGroup) -> WriteOutcome:
-        """`META` to `updated` (its name), guarded by `expected`: CREATED or CONDITION_FAILED."""
-        return self._transact([self._meta_update(expected, updated)])
-
-    def refresh_conversation_row(self, row: Conversation, group: MessageGroup) -> WriteOutcome:
-        """Show `group`'s name and size on the row, only if the row is still there and shows an
-        older version of them: CREATED, or CONDITION_FAILED (the row moved or went, or already
-        shows this version or a newer one)."""
-        try:
-            self._call(
-                "update_item",
-                TableName=self.table,
-                Key={"pk": s(keys.conversation_pk(row.owner_uuid)), "sk": s(row.sk)},
-                UpdateExpression="SET group_name = :name, members_count = :count, "
-                "meta_version = :version",
-                ConditionExpression="attribute_exists(pk) AND "
-                "(attribute_not_exists(meta_version) OR meta_version < :version)",
-                ExpressionAttributeValues={
-                    ":name": s(group.name or ""),
-                    ":count": {"N": str(group.members_count)},
-                    ":version": {"N": str(group.meta_version)},
-                },
-            )
-        except ConditionFailed:
-            return WriteOutcome.CONDITION_FAILED
-        return WriteOutcome.CREATED
+    def rename_group(
+        self, expected: MessageGroup, updated: MessageGroup, refreshed: Sequence[Conversation] = ()
+    ) -> WriteOutcome:
+        """One transaction: `META` to `updated` (its name), guarded by `expected`, and the
+        `refreshed` rows (every member's, as read) to the new name: CREATED or CONDITION_FAILED
+        (nothing written). At most 1 + 40 actions."""
+        actions = [self._meta_update(expected, updated)]
+        actions.extend(self._refresh_action(row, updated) for row in refreshed)
+        return self._transact(actions)
 
     # --- E: conversation rows of a group ----------------------------------------------------
 
@@ -426,9 +488,9 @@ class DynamoMessageRepository:
     def replace_conversation_row(self, current: Conversation, new: Conversation) -> WriteOutcome:
         """Swap `current` for `new` (same owner and group, a newer message), forward only: CREATED
         when swapped; CONDITION_FAILED when `current` is gone or already shows a message at or
-        after `new`'s. Delete and put commit in one transaction, so a crash never loses the row and
-        the owner never has two rows for the group, not even for a moment (a put-then-delete pair
-        would save 2 units per row but show the group twice between its writes). Also
+        after `new`'s. Delete and put commit in one transaction: the put happens only if the old row
+        is still there, so a move never writes a row for a member removed meanwhile (named groups
+        use it; direct groups use the cheaper two-write move above, docs/architecture.md). Also
         CONDITION_FAILED when the stored row's `meta_version` is no longer `current`'s (a rename
         or a change of members refreshed it since it was read)."""
         condition = (
@@ -455,6 +517,34 @@ class DynamoMessageRepository:
                 self._put_action(item),
             ]
         )
+
+    def put_moved_conversation_row(self, new: Conversation) -> WriteOutcome:
+        """The first write of a move done in two (no transaction): `new` only if its key is free.
+        CREATED, or CONDITION_FAILED (the key holds a row: another processor's move to the same
+        message, or one of the same microsecond). Until `delete_replaced_conversation_row` the
+        owner has two rows for the group; reads show the newest only."""
+        return self._put_new(items.conversation_item(new))
+
+    def delete_replaced_conversation_row(
+        self, current: Conversation, new: Conversation
+    ) -> WriteOutcome:
+        """The second write of a move done in two: delete `current` only if it is still there and
+        shows a message older than `new`'s (so only a row with a newer one beside it goes).
+        CREATED when deleted; CONDITION_FAILED when it is gone or shows that message or a newer
+        one. Not guarded by `meta_version`: the two-write move is for rows that show no group
+        metadata (direct groups)."""
+        try:
+            self._call(
+                "delete_item",
+                TableName=self.table,
+                Key={"pk": s(keys.conversation_pk(current.owner_uuid)), "sk": s(current.sk)},
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(last_message_sk) OR last_message_sk < :m)",
+                ExpressionAttributeValues={":m": s(new.shown_message_sk)},
+            )
+        except ConditionFailed:
+            return WriteOutcome.CONDITION_FAILED
+        return WriteOutcome.CREATED
 
     def delete_conversation_row(self, row: Conversation) -> None:
         """Idempotent: deleting a row that is gone changes nothing."""

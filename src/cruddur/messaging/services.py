@@ -10,6 +10,8 @@ stored, condition failed).
 from __future__ import annotations
 
 import time
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from cruddur.messaging import keys, retries
@@ -46,12 +48,32 @@ MAX_GROUP_NAME_CHARS = 100
 # --- input ------------------------------------------------------------------------------------
 
 
+# Control characters (Unicode Cc) a message may hold: line breaks and tabs; a browser's form sends
+# a line break as CR LF, which is stored as LF. Every other one (NUL, ESC sequences that repaint a
+# terminal, ...) is refused, and so are lone surrogates (Cs), which no UTF-8 store can hold.
+MESSAGE_CONTROL_CHARACTERS = frozenset("\n\t")
+
+
+def _invalid_characters(text: str, allowed: frozenset[str]) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cs") and c not in allowed for c in text)
+
+
+def _blank(text: str) -> bool:
+    """Nothing a reader would see: whitespace and format characters (Cf: zero-width spaces,
+    direction marks) only."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+
+
 def clean_message(text: object) -> str:
-    """The message as stored: trimmed, 1 to 1024 code points, else InvalidInput."""
+    """The message as stored: line breaks as LF, trimmed, 1 to 1024 code points, no control
+    character but LF and tab, something visible; else InvalidInput."""
     if not isinstance(text, str):
         raise InvalidInput("message_blank")
-    cleaned = text.strip()
-    if not cleaned:
+    unified = text.replace("\r\n", "\n")
+    if _invalid_characters(unified, MESSAGE_CONTROL_CHARACTERS):  # before strip() hides some
+        raise InvalidInput("message_invalid_characters")
+    cleaned = unified.strip()
+    if _blank(cleaned):
         raise InvalidInput("message_blank")
     if len(cleaned) > MAX_MESSAGE_CHARS:
         raise InvalidInput("message_exceed_max_chars")
@@ -81,13 +103,27 @@ def clean_handle(handle: object) -> str:
     return handle.strip().lstrip("@")
 
 
+def _group_name_problem(name: object) -> str | None:
+    """The rules of messages, on one line: a name holds no control character at all (not even a
+    line break or a tab), something visible, at most 100 code points after trimming."""
+    if not isinstance(name, str):
+        return "group_name_blank"
+    if _invalid_characters(name, frozenset()):
+        return "group_name_invalid_characters"
+    trimmed = name.strip()
+    if _blank(trimmed):
+        return "group_name_blank"
+    if len(trimmed) > MAX_GROUP_NAME_CHARS:
+        return "group_name_exceed_max_chars"
+    return None
+
+
 def clean_group_name(name: object) -> str:
-    """A group's name as stored: trimmed, 1 to 100 code points (the rules of messages), else
-    InvalidInput."""
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInput("group_name_blank")
-    if len(name.strip()) > MAX_GROUP_NAME_CHARS:
-        raise InvalidInput("group_name_exceed_max_chars")
+    """A group's name as stored: trimmed, else InvalidInput (`_group_name_problem`)."""
+    problem = _group_name_problem(name)
+    if problem is not None:
+        raise InvalidInput(problem)
+    assert isinstance(name, str)
     return name.strip()
 
 
@@ -101,10 +137,9 @@ def clean_handles(handles: object) -> set[str]:
 def clean_group_request(name: object, handles: object) -> tuple[str, list[str]]:
     """The group's trimmed name and its handles, or InvalidInput with every problem found."""
     errors = []
-    if not isinstance(name, str) or not name.strip():
-        errors.append("group_name_blank")
-    elif len(name.strip()) > MAX_GROUP_NAME_CHARS:
-        errors.append("group_name_exceed_max_chars")
+    name_problem = _group_name_problem(name)
+    if name_problem is not None:
+        errors.append(name_problem)
     if not isinstance(handles, list) or not all(isinstance(h, str) for h in handles):
         errors.append("handles_invalid")
     if errors:
@@ -203,6 +238,11 @@ class MessagingService:
     users: UserDirectory | None = None
     clock: keys.Clock = keys.utc_now
     sleep: retries.Sleep = time.sleep
+    # told of every conversation row a group change writes here, as the owner's list now shows
+    # it, and of every row a removal deletes (live delivery publishes them: the stream processor
+    # publishes only the rows it moves)
+    row_written: Callable[[Conversation], None] | None = None
+    row_deleted: Callable[[Conversation], None] | None = None
 
     def _now(self) -> str:
         return keys.now_timestamp(self.clock)
@@ -220,9 +260,17 @@ class MessagingService:
         format (no metadata row) counts the owners of its conversation rows as members."""
         if self.messages.get_member(group_uuid, user_uuid) is not None:
             return Membership.MEMBER
-        if self.messages.get_group(group_uuid) is not None:
-            return None
+        return self._membership_without_row(group_uuid, user_uuid)
+
+    def _membership_without_row(self, group_uuid: str, user_uuid: str) -> Membership | None:
+        """No membership row: a member only of a seed-format group. Both reads are made whatever
+        the first one finds, so a non-member's 404 for a real group and for a uuid that names
+        none make the same DynamoDB calls (and take the same time): neither tells that the group
+        exists."""
+        group = self.messages.get_group(group_uuid)
         rows = self.messages.member_conversation_rows(user_uuid, group_uuid)
+        if group is not None:
+            return None
         return Membership.SEED_FORMAT if rows else None
 
     def _require_member(self, group_uuid: str, user_uuid: str) -> Membership:
@@ -260,8 +308,8 @@ class MessagingService:
         # a member added later sees the messages from the moment they joined on (pages and
         # cursors alike): the membership read that admits them gives the bound
         member = self.messages.get_member(group, reader.uuid)
-        if member is None:
-            self._require_member(group, reader.uuid)  # a seed-format group, or GroupNotFound
+        if member is None and self._membership_without_row(group, reader.uuid) is None:
+            raise GroupNotFound(group)  # else a seed-format group
         since = member.joined_at if member and keys.is_timestamp(member.joined_at) else ""
         return self.messages.messages_page(group, limit, cursor, not_before_sk=since)
 
@@ -385,7 +433,8 @@ class MessagingService:
         if not wanted:
             raise InvalidInput("group_members_too_few")
         if len(wanted) + 1 > MAX_GROUP_MEMBERS:
-            raise InvalidInput("group_members_too_many")
+            # the same code as adding beyond 40: one failure, one code
+            raise InvalidInput("group_too_large")
         found = self._directory().find_by_handles(sorted(wanted))
         if len(found) != len(wanted):
             missing = sorted(wanted - {u.handle.lower() for u in found})
@@ -402,6 +451,9 @@ class MessagingService:
             )
             new = new_group_rows(group, creator, members, cleaned_text)
             if self.messages.create_group(new) is WriteOutcome.CREATED:
+                # without a first message no stream record ever shows these rows: tell the
+                # listener here (with one, the processor tells it again, harmlessly)
+                self._written(new.conversations)
                 return CreatedGroup(group=group, message=new.message)
             # a key already taken (a uuid collision): draw new ones
         raise AssertionError("unreachable")
@@ -418,19 +470,30 @@ class MessagingService:
             raise InvalidInput(code)
         return meta
 
-    def _refresh_rows(self, group: MessageGroup, members: list[Member]) -> None:
-        """Show `group`'s name and size on each member's row. A row the stream processor moved
-        meanwhile is read again; a row already showing this version or a newer one stays. Bounded:
-        the processor takes the name and size from `META` on the next move anyway."""
+    def _rows_of(self, group: MessageGroup, members: list[Member]) -> list[Conversation]:
+        """The members' conversation rows of `group`, read consistently (one query per member),
+        for a change to update in its own transaction. A row moved by the stream processor after
+        this read cancels that transaction: the caller reads again."""
         since = keys.conversation_sk(group.created_at, "")
-        for member in members:
-            for _ in range(8):
-                rows = self.messages.member_conversation_rows(member.user_uuid, group.uuid, since)
-                stale = [r for r in rows if r.meta_version < group.meta_version]
-                if not stale:
-                    break
-                for row in stale:
-                    self.messages.refresh_conversation_row(row, group)
+        return [
+            row
+            for member in members
+            for row in self.messages.member_conversation_rows(member.user_uuid, group.uuid, since)
+        ]
+
+    def _written(self, rows: list[Conversation], group: MessageGroup | None = None) -> None:
+        """Tell the listener of rows just written (showing `group`'s name and size when given)."""
+        if self.row_written is None:
+            return
+        for row in rows:
+            if group is not None:
+                row = replace(
+                    row,
+                    group_name=group.name,
+                    members_count=group.members_count,
+                    meta_version=group.meta_version,
+                )
+            self.row_written(row)
 
     def add_members(self, actor: UserRef, group_uuid: object, handles: object) -> AddedMembers:
         """Any member adds people to a named group, all or nothing, in one transaction guarded by
@@ -447,7 +510,8 @@ class MessagingService:
             missing = sorted(wanted - {u.handle.lower() for u in found})
             raise UserNotFound(", ".join(missing), handles=missing)
         for _ in retries.attempts("adding members", self.sleep):
-            present = {m.user_uuid for m in self.messages.list_members(group.uuid)}
+            present_members = self.messages.list_members(group.uuid)
+            present = {m.user_uuid for m in present_members}
             newcomers = [u for u in found if u.uuid not in present]
             if not newcomers:
                 return AddedMembers(group=group, members=[])
@@ -462,6 +526,8 @@ class MessagingService:
             members = [
                 Member(u.uuid, u.handle, u.display_name, joined_at=joined_at) for u in newcomers
             ]
+            # the others' rows show the new size in the same transaction (at most 80 actions)
+            others = self._rows_of(group, present_members)
             rows = [
                 Conversation(
                     owner_uuid=u.uuid,
@@ -482,13 +548,12 @@ class MessagingService:
                 )
                 for u in newcomers
             ]
-            if self.messages.add_members(group, updated, members, rows) is WriteOutcome.CREATED:
-                others = [
-                    m for m in self.messages.list_members(group.uuid) if m.user_uuid in present
-                ]
-                self._refresh_rows(updated, others)
+            outcome = self.messages.add_members(group, updated, members, rows, others)
+            if outcome is WriteOutcome.CREATED:
+                self._written([*rows, *others], updated)
                 return AddedMembers(group=updated, members=members)
-            # the group changed meanwhile (or someone was added by another request): read again
+            # the group changed meanwhile (someone was added by another request, a row moved):
+            # read again
             fresh = self.messages.get_group(group.uuid)
             if fresh is None or fresh.kind is not GroupKind.GROUP:
                 raise GroupNotFound(group.uuid)
@@ -497,9 +562,11 @@ class MessagingService:
 
     def remove_member(self, actor: UserRef, group_uuid: object, handle: object) -> MessageGroup:
         """`actor` leaves (their own handle) or, as the owner, removes a member: one transaction
-        deletes the membership row and the member's conversation rows and counts one member less.
-        The owner leaving hands the role to the longest-standing member. Answers the group as it
-        now is."""
+        deletes the membership row and the member's conversation rows, counts one member less and
+        shows the new size on the others' rows. The owner leaving hands the role to the
+        longest-standing member. The last member leaving deletes the group (`META`): nobody can
+        reach it again, and its messages stay in the table unread. Answers the group as it now
+        is (`members_count` 0: gone)."""
         wanted = clean_handle(handle).lower()
         group = self._named_group(actor, group_uuid, "direct_conversation_cannot_shrink")
         if wanted == actor.handle.lower():
@@ -526,14 +593,20 @@ class MessagingService:
             if leaving.role == "owner" and staying and all(m.role != "owner" for m in staying):
                 new_owner = staying[0].user_uuid
             rows = self.messages.member_conversation_rows(target, group.uuid, since)
+            others = self._rows_of(group, staying)
             updated = replace(
                 group,
-                members_count=max(0, group.members_count - 1),
+                members_count=group.members_count - 1 if staying else 0,
                 meta_version=group.meta_version + 1,
             )
-            outcome = self.messages.remove_member(group, updated, target, rows, new_owner)
+            outcome = self.messages.remove_member(
+                group, updated, target, rows, new_owner, refreshed=others
+            )
             if outcome is WriteOutcome.CREATED:
-                self._refresh_rows(updated, staying)
+                self._written(others, updated)
+                if self.row_deleted is not None:
+                    for row in rows:
+                        self.row_deleted(row)
                 return updated
             # a row moved by the stream processor, or the group changed: read again
             fresh = self.messages.get_group(group.uuid)
@@ -543,14 +616,16 @@ class MessagingService:
         raise AssertionError("unreachable")
 
     def rename_group(self, actor: UserRef, group_uuid: object, name: object) -> MessageGroup:
-        """Any member renames a named group; every member's list shows the new name (their rows
-        are updated here, and the stream processor takes the name from `META` when it moves)."""
+        """Any member renames a named group: `META` and every member's row in one transaction (at
+        most 41 actions), so every list shows the new name at once or none does; the stream
+        processor takes the name from `META` when it moves a row."""
         new_name = clean_group_name(name)
         group = self._named_group(actor, group_uuid, "direct_conversation_cannot_be_renamed")
         for _ in retries.attempts("renaming a group", self.sleep):
             updated = replace(group, name=new_name, meta_version=group.meta_version + 1)
-            if self.messages.rename_group(group, updated) is WriteOutcome.CREATED:
-                self._refresh_rows(updated, self.messages.list_members(group.uuid))
+            rows = self._rows_of(group, self.messages.list_members(group.uuid))
+            if self.messages.rename_group(group, updated, rows) is WriteOutcome.CREATED:
+                self._written(rows, updated)
                 return updated
             fresh = self.messages.get_group(group.uuid)
             if fresh is None:

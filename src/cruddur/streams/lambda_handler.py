@@ -1,7 +1,7 @@
 """AWS Lambda entrypoint of the stream processor.
 
-Handler path: `cruddur.streams.lambda_handler.handler` (deploy/stream-processor.md has the event
-source mapping settings; `cruddur lambda package` builds the zip). The function reads its table and
+Handler path: `cruddur.streams.lambda_handler.handler` (docs/deployment.md has the event source
+mapping settings; `cruddur lambda package` builds the zip). The function reads its table and
 region from the usual environment (DDB_MESSAGE_TABLE, AWS_REGION) and answers the partial batch
 response `{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}]}` (the mapping must enable
 ReportBatchItemFailures), so only the records that failed, and those after them, are retried.

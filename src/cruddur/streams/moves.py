@@ -1,9 +1,11 @@
 """Moving conversation rows to a group's newest message: the stream processor's algorithm, built on
 small repository methods (read a group's rows, read one member's rows, swap a row, delete a stray).
 
-Guarantees, whatever the delivery: forward only (a row never goes back to an older message), one row
-per member and group, and idempotent and order-free (applying any set of a group's messages,
-repeated or in any order, concurrently or not, leaves each row at the newest of them).
+Guarantees, whatever the delivery: forward only (the row a member's list shows never goes back to an
+older message), a member's list shows each group once (a direct group's move puts the new row before
+it deletes the old one, so for a moment two rows exist; reads show the newest, the next pass deletes
+the older), and idempotent and order-free (applying any set of a group's messages, repeated or in any
+order, concurrently or not, leaves each member one row, at the newest of them).
 """
 
 from __future__ import annotations
@@ -71,6 +73,15 @@ def keep_newest(repo: MessageRepository, rows: list[Conversation]) -> Conversati
     return ordered[-1]
 
 
+def moves_in_two_writes(row: Conversation) -> bool:
+    """Whether a row moves with a put then a conditional delete (4 write units) rather than one
+    transaction (6): rows of direct groups, ours and the seed's. A direct group never loses a
+    member and its rows show no group metadata, so an early put can neither give a removed member
+    a row back nor undo a rename; a named group's row keeps the transaction, whose put happens
+    only if the old row is still there (docs/architecture.md, "Moving a row")."""
+    return not row.kind_recorded or row.kind is GroupKind.DIRECT
+
+
 def move_row(
     repo: MessageRepository,
     row: Conversation,
@@ -80,20 +91,34 @@ def move_row(
 ) -> MoveOutcome:
     """Move one member's row (as last read, maybe stale) to `message`, forward only: a row already
     at this message or a newer one stays. Two concurrent moves: the loser's condition fails, it
-    re-reads the base table and tries again. ContentionExhausted after the bounded retries;
-    nothing is half-written then."""
+    re-reads the base table (consistent), keeps the newest of the rows and tries again.
+    ContentionExhausted after the bounded retries; the newest row is never deleted then."""
     current: Conversation | None = row
+    ours: Conversation | None = None  # a row this move put, whose old row was not deleted here
     for _ in retries.attempts("moving a conversation row", sleep):
         if current is None:
             return MoveOutcome.ALREADY_CURRENT  # the row is gone: nothing of ours to move
         if current.shown_message_sk >= message.sk:
-            return MoveOutcome.ALREADY_CURRENT
-        if repo.replace_conversation_row(current, moved_row(current, message, group)) is (
-            WriteOutcome.CREATED
-        ):
+            mine = ours is not None and (current.sk, current.shown_message_sk) == (
+                ours.sk,
+                ours.shown_message_sk,
+            )
+            return MoveOutcome.MOVED if mine else MoveOutcome.ALREADY_CURRENT
+        new = moved_row(current, message, group)
+        if moves_in_two_writes(current) and new.sk != current.sk:
+            # put the new row, then delete the old one if it still shows an older message; a
+            # crash between the two leaves an extra, older row: reads show the newest row only,
+            # and the retried message finds two rows and deletes the older (`keep_newest`)
+            if repo.put_moved_conversation_row(new) is WriteOutcome.CREATED:
+                ours = new
+                if repo.delete_replaced_conversation_row(current, new) is WriteOutcome.CREATED:
+                    return MoveOutcome.MOVED
+            # else the key holds a row already (another move to this message, or a tie), or the
+            # old row moved on or went meanwhile: ours may be the stray now
+        elif repo.replace_conversation_row(current, new) is WriteOutcome.CREATED:
             return MoveOutcome.MOVED
         # moved by another processor, refreshed by a rename, or gone with a removed member (then
-        # nothing is read back: rows are only ever moved, never created, here)
+        # nothing is read back: a named group's rows are only ever moved, never created, here)
         fresh = repo.member_conversation_rows(row.owner_uuid, message.group_uuid, row.sk)
         current = keep_newest(repo, fresh)
     raise AssertionError("unreachable")

@@ -155,14 +155,15 @@ def _lambda_repository() -> UserRepository:
     global _repository
     if _repository is None:
         # The handler is an entrypoint: it builds through the composition root like the others.
-        from cruddur.bootstrap import user_repository
+        from dataclasses import replace
+
+        from cruddur.bootstrap import lambda_connection_url, user_repository
         from cruddur.config import Settings
 
         settings = Settings.from_env()
-        # Checked here: without it the composition root would look for a private cluster, which
-        # no Lambda has.
-        if not settings.connection_url:
-            raise UsersNotConfigured("CONNECTION_URL is not set in the Lambda's environment")
+        # Checked there: without CONNECTION_URL the composition root would look for a private
+        # cluster, which no Lambda has. DATABASE_SECRET_ARN brings the password.
+        settings = replace(settings, connection_url=lambda_connection_url(settings))
         # Cognito delivers one event at a time per container: two connections are plenty.
         _repository = user_repository(settings, min_size=1, max_size=2)
     return _repository

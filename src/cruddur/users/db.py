@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import select
+import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ __all__ = [
     "UsersPool",
     "applied_migrations",
     "apply_migrations",
+    "count_users",
     "create_database",
     "create_pool",
     "database_exists",
@@ -48,6 +53,13 @@ POOL_TIMEOUT_SECONDS = 5
 # leaves the next reconnection to the next request. psycopg_pool's default, 5 minutes, lets the
 # pauses grow with the outage: a server back after 40 s was used again only 20 s later.
 RECONNECT_TIMEOUT_SECONDS = 5
+# Connections are checked before use, so a restarted server or a terminated backend costs one
+# reconnect, not an error. A round trip (`SELECT 1`) on every checkout is one more round trip per
+# request, so a connection back in the pool for less than this is checked without one: an idle
+# connection has nothing to read, and a backend that ended has sent its FATAL notice or closed the
+# socket, which makes it readable. One idle longer gets the round trip, as a silent network
+# failure shows only to that.
+CHECK_AFTER_IDLE_SECONDS = 2.0
 # Any fixed 64-bit number works; it only has to differ from other advisory locks on the same server.
 MIGRATIONS_LOCK_ID = 0x43525544_55535253  # "CRUDUSRS"
 MAINTENANCE_DATABASE = "postgres"
@@ -84,8 +96,35 @@ class UsersPool(ConnectionPool[psycopg.Connection[Any]]):
     long after it was made still says so."""
 
     def __init__(self, url: str, *, prod: bool = False, **kwargs: Any) -> None:
-        super().__init__(url, **kwargs)
+        self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._returned_lock = threading.Lock()
+        super().__init__(url, check=self._check_if_idle, reset=self._note_returned, **kwargs)
         self.prod = prod
+
+    def _note_returned(self, conn: psycopg.Connection[Any]) -> None:
+        with self._returned_lock:
+            self._returned_at[conn] = time.monotonic()
+
+    def _check_if_idle(self, conn: psycopg.Connection[Any]) -> None:
+        with self._returned_lock:
+            returned_at = self._returned_at.get(conn)
+        recent = (
+            returned_at is not None and time.monotonic() - returned_at < CHECK_AFTER_IDLE_SECONDS
+        )
+        if not recent or _has_something_to_read(conn):
+            ConnectionPool.check_connection(conn)
+
+
+def _has_something_to_read(conn: psycopg.Connection[Any]) -> bool:
+    if conn.closed:
+        return True
+    try:
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return True
+    return bool(readable)
 
 
 def create_pool(
@@ -98,9 +137,9 @@ def create_pool(
     prod: bool = False,
 ) -> UsersPool:
     """An open connection pool on `url`, its first connection made. Raises UsersUnavailable (masked
-    URL, reason) when the server does not answer. Connections are checked before each use, so a
-    restarted server costs one reconnect, not an error, and is used again within seconds of its
-    return however long it was away."""
+    URL, reason) when the server does not answer. Connections are checked before use (see
+    CHECK_AFTER_IDLE_SECONDS), so a restarted server costs one reconnect, not an error, and is
+    used again within seconds of its return however long it was away."""
     # One direct attempt first: libpq's own reason ("connection refused", "database does not
     # exist") is worth more to the reader than the pool's generic timeout.
     with session(url, prod=prod):
@@ -113,7 +152,6 @@ def create_pool(
         timeout=timeout,
         name=name,
         open=False,
-        check=ConnectionPool.check_connection,
         reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
         kwargs={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": APPLICATION_NAME},
     )
@@ -275,6 +313,19 @@ def drop_database(url: str, prod: bool = False) -> bool:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
     return True
+
+
+def count_users(url: str, prod: bool = False) -> int:
+    """How many users the database `url` names holds: 0 when it does not exist or has no users
+    table yet."""
+    if not database_exists(url, prod):
+        return 0
+    with session(url, prod=prod) as conn:
+        exists = conn.execute(template("admin", "users_table_exists")).fetchone()
+        if not exists or not exists[0]:
+            return 0
+        row = conn.execute(template("admin", "count_users")).fetchone()
+    return int(row[0]) if row else 0
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,11 @@ def with_database(url: str, name: str) -> str:
     return make_conninfo(url, dbname=name)
 
 
+def with_password(url: str, password: str) -> str:
+    """The same connection with this password (a conninfo string: no URL quoting to get wrong)."""
+    return make_conninfo(url, password=password)
+
+
 def split_password(url: str) -> tuple[str, str | None]:
     """(conninfo without the password, the password or None): for handing a URL to psql, whose
     argv every user of the machine can read in `ps` while its environment stays private."""

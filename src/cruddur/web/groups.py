@@ -10,7 +10,8 @@ from flask import Response, make_response, redirect, render_template, request, u
 
 from cruddur.api.context import api
 from cruddur.api.events import publish_message
-from cruddur.api.limits import enforce_new_conversation, enforce_send
+from cruddur.api.idempotency import idempotent_form
+from cruddur.api.limits import counting_new_conversation, enforce_send
 from cruddur.api.serializers import member_json, message_json
 from cruddur.messaging import errors as messaging_errors
 from cruddur.messaging.models import MAX_GROUP_MEMBERS
@@ -20,13 +21,14 @@ from cruddur.web.security import csrf_protected
 _PROBLEMS = {
     "group_name_blank": "Give the group a name.",
     "group_name_exceed_max_chars": "A group's name has at most 100 characters.",
+    "group_name_invalid_characters": "A group's name is one line of text, without control characters.",
     "handles_invalid": "Write the members' handles.",
     "handles_blank": "Write at least one handle.",
     "group_members_too_few": "Add at least one other person.",
-    "group_members_too_many": f"A group has at most {MAX_GROUP_MEMBERS} members.",
     "group_too_large": f"A group has at most {MAX_GROUP_MEMBERS} members.",
     "message_blank": "Write a message first.",
     "message_exceed_max_chars": "That first message is too long.",
+    "message_invalid_characters": "That first message holds control characters; remove them.",
 }
 
 
@@ -82,15 +84,17 @@ def new_group():
 @bp.post("/messages/new-group")
 @signed_in
 @csrf_protected
+@idempotent_form
 def new_group_create():
     name = request.form.get("name", "")
     handles = request.form.get("handles", "")
     text = request.form.get("message", "").strip() or None
     if text is not None:
         enforce_send(me())
-    enforce_new_conversation(me(), lambda: False)
     try:
-        created = api().messaging.create_group(me(), name, handles_of(handles), text)
+        with counting_new_conversation(me()) as counted:
+            created = api().messaging.create_group(me(), name, handles_of(handles), text)
+            counted.created = True
     except _FORM_ERRORS as exc:
         return _new_group_page(
             _status(exc), _problem(exc), name=name, handles=handles, message=text or ""
@@ -132,6 +136,7 @@ def group_members(group_uuid: str):
 @bp.post("/messages/<group_uuid>/members")
 @signed_in
 @csrf_protected
+@idempotent_form
 def group_add(group_uuid: str):
     try:
         api().messaging.add_members(me(), group_uuid, handles_of(request.form.get("handles", "")))
@@ -143,6 +148,7 @@ def group_add(group_uuid: str):
 @bp.post("/messages/<group_uuid>/name")
 @signed_in
 @csrf_protected
+@idempotent_form
 def group_rename(group_uuid: str):
     try:
         api().messaging.rename_group(me(), group_uuid, request.form.get("name", ""))
@@ -154,6 +160,7 @@ def group_rename(group_uuid: str):
 @bp.post("/messages/<group_uuid>/members/<handle>/remove")
 @signed_in
 @csrf_protected
+@idempotent_form
 def group_remove(group_uuid: str, handle: str):
     """Remove a member (the owner), or leave (your own handle: back to the list)."""
     try:

@@ -10,12 +10,7 @@ from cruddur.api.context import api, json_object, page_request, typed_fields
 from cruddur.api.errors import error_response
 from cruddur.api.events import event_stream_response, publish_message
 from cruddur.api.idempotency import idempotent
-from cruddur.api.limits import (
-    direct_conversation_open,
-    enforce_new_conversation,
-    enforce_send,
-    refund_new_conversation,
-)
+from cruddur.api.limits import counting_new_conversation, direct_conversation_open, enforce_send
 from cruddur.api.serializers import conversation_json, message_json
 from cruddur.auth.errors import Unauthenticated
 from cruddur.users.models import User
@@ -82,10 +77,11 @@ def send():
         message = messaging.send_message(me(), fields["message_group_uuid"], fields["message"])
         publish_message(message.group_uuid, message_json(message))  # live: the group's streams
         return jsonify({"message_group_uuid": message.group_uuid, **message_json(message)})
-    counted = enforce_new_conversation(me(), direct_conversation_open(me(), fields["handle"]))
-    opened = messaging.open_conversation(me(), fields["handle"], fields["message"])
-    if counted and not opened.created:
-        refund_new_conversation(me())
+    with counting_new_conversation(
+        me(), direct_conversation_open(me(), fields["handle"])
+    ) as counted:
+        opened = messaging.open_conversation(me(), fields["handle"], fields["message"])
+        counted.created = opened.created
     publish_message(opened.group_uuid, message_json(opened.message))
     return jsonify({"message_group_uuid": opened.group_uuid, **message_json(opened.message)})
 

@@ -25,12 +25,12 @@ from werkzeug.exceptions import Forbidden, HTTPException
 
 from cruddur.api.context import api
 from cruddur.api.events import publish_message
+from cruddur.api.idempotency import idempotent_form, new_form_key
 from cruddur.api.limits import (
+    counting_new_conversation,
     direct_conversation_open,
-    enforce_new_conversation,
     enforce_send,
     enforce_sign_in,
-    refund_new_conversation,
 )
 from cruddur.api.logs import api_logger
 from cruddur.api.serializers import conversation_json, message_json
@@ -78,6 +78,7 @@ def _template_globals() -> dict[str, Any]:
         "user": signed_in_user(),
         "csrf_token": csrf_token(),
         "max_chars": MAX_MESSAGE_CHARS,
+        "idempotency_key": new_form_key,  # each form a fresh key (api/idempotency.py)
         "relative_time": lambda ts: timefmt.relative(ts, now),
         "exact_time": timefmt.exact,
     }
@@ -300,6 +301,7 @@ def conversation(group_uuid: str):
 @bp.post("/messages/<group_uuid>")
 @signed_in
 @csrf_protected
+@idempotent_form
 def conversation_send(group_uuid: str):
     """The send form without the script: store, then back to the conversation."""
     text = request.form.get("message", "")
@@ -319,6 +321,8 @@ def _message_problem(codes: list[str]) -> str:
         return f"A message has at most {MAX_MESSAGE_CHARS} characters."
     if "message_blank" in codes:
         return "Write a message first."
+    if "message_invalid_characters" in codes:
+        return "That message holds control characters; remove them."
     if "cannot_message_self" in codes:
         return "You cannot message yourself."
     return "That message could not be sent."
@@ -372,16 +376,16 @@ def new_conversation(handle: str):
 @bp.post("/messages/new/<handle>")
 @signed_in
 @csrf_protected
+@idempotent_form
 def new_conversation_send(handle: str):
     text = request.form.get("message", "")
     enforce_send(me())
-    counted = enforce_new_conversation(me(), direct_conversation_open(me(), handle))
     try:
-        opened = api().messaging.open_conversation(me(), handle, text)
+        with counting_new_conversation(me(), direct_conversation_open(me(), handle)) as counted:
+            opened = api().messaging.open_conversation(me(), handle, text)
+            counted.created = opened.created
     except messaging_errors.InvalidInput as exc:
         return _new_page(handle, 422, _message_problem(exc.codes), text)
-    if counted and not opened.created:
-        refund_new_conversation(me())
     publish_message(opened.group_uuid, message_json(opened.message))
     return redirect(url_for("web.conversation", group_uuid=opened.group_uuid), 303)
 

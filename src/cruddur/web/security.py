@@ -8,8 +8,9 @@ security headers of every answer.
 - CSRF: a signed-in session has its own random token (kept server-side); every form carries it in
   `csrf_token` and every script call in the `X-CSRF-Token` header. Before sign-in, the sign-in
   form's token is a double-submit cookie (`cruddur_csrf`). A cross-site `Origin` is refused too.
-- Headers: a Content-Security-Policy without inline scripts (`script-src 'self'`), nosniff,
-  frame-ancestors 'none', no referrer across origins, and `no-store` on pages showing messages.
+- Headers (`baseline_headers`, for the API's answers too): a Content-Security-Policy without
+  inline scripts (`script-src 'self'`; `default-src 'none'` on the API), nosniff, frame-ancestors
+  'none', no referrer across origins, and `no-store` on pages and API answers.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from werkzeug.exceptions import Forbidden
 from cruddur.api.context import api
 from cruddur.auth.errors import Unauthenticated
 from cruddur.config import Settings
+from cruddur.hardening.headers import API_HEADERS
 from cruddur.users.models import User
 from cruddur.web.hosted_ui import HostedUi
 from cruddur.web.sessions import CSRF_TOKEN_BYTES, SessionStore, WebSession, new_secret
@@ -198,11 +200,22 @@ def csrf_protected(view: Callable[..., Any]) -> Callable[..., Any]:
 # --- every answer ---------------------------------------------------------------------------------
 
 
+API_PATH_PREFIXES = ("/api/", "/.well-known/")
+
+
 def baseline_headers(response: Response) -> Response:
     """After every request of the app (the API's too, and paths no route serves): the headers
-    that never hurt. A header a view set itself is kept."""
+    that never hurt. The one place that sets them for API and screens alike; a header a view set
+    itself is kept (the JWKS's public max-age, the event stream's no-cache).
+
+    API answers get a policy that allows nothing but still forbids framing, and `no-store`: an
+    answer for a bearer token must never sit in a shared or browser cache."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", web().csp())
+    if request.path.startswith(API_PATH_PREFIXES):
+        for name, value in API_HEADERS.items():
+            headers.setdefault(name, value)
+    else:
+        headers.setdefault("Content-Security-Policy", web().csp())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

@@ -40,6 +40,11 @@ def test_three_people_make_a_group_and_talk_live(serve, register, people, worker
         bob = people("bob", server)
         carol = people("carol", server)
 
+        # bob and carol have their lists open (live) before the group exists
+        for person in (bob, carol):
+            stream_opened(person)
+            person.mark_page()
+
         # alice makes the group through the screens: the "New group" link, then the form
         alice.page.click("#new-group-link")
         alice.page.wait_for_url(re.compile(r"/messages/new-group$"))
@@ -51,10 +56,11 @@ def test_three_people_make_a_group_and_talk_live(serve, register, people, worker
         expect(alice.page.locator("#conversation-title")).to_have_text(GROUP_NAME)
         expect(alice.page.locator("#no-messages")).to_be_visible()
 
-        # bob and carol find it on their lists under its name and open it
+        # the group, created without a message, appears live on bob's and carol's open lists
+        # under its name; they open it from there
         for person in (bob, carol):
-            person.goto("/messages")
             expect(group_row(person, group).locator(".name")).to_have_text(GROUP_NAME)
+            assert person.still_same_page(), f"{person.handle}'s list was reloaded"
             group_row(person, group).locator("a").click()
             person.page.wait_for_url(re.compile(f"/messages/{group}$"))
             expect(person.page.locator("#conversation-title")).to_have_text(GROUP_NAME)
@@ -94,3 +100,22 @@ def test_three_people_make_a_group_and_talk_live(serve, register, people, worker
             assert person.still_same_page(), f"{person.handle}'s page was reloaded"
         mine = alice.page.locator("#message-list li.message.mine p.text").all_inner_texts()
         assert mine == ["hello, both of you"]
+
+        # carol back on her list; alice renames the group on its members page: bob's open page
+        # shows the new name in its list, live
+        carol.goto("/messages")
+        stream_opened(carol)
+        carol.mark_page()
+        alice.goto(f"/messages/{group}/members")
+        alice.page.fill("#rename-name", "Renamed crew")
+        alice.page.click("#rename")
+        expect(alice.page.locator("#group-title")).to_contain_text("Renamed crew")
+        expect(group_row(bob, group).locator(".name")).to_have_text("Renamed crew")
+        expect(group_row(carol, group).locator(".name")).to_have_text("Renamed crew")
+
+        # alice removes carol: the group leaves carol's open list, live
+        alice.page.locator('#member-list li[data-handle="carol"] button.remove').click()
+        expect(alice.page.locator("#member-list li")).to_have_count(2)
+        expect(group_row(carol, group)).to_have_count(0)
+        for person in (bob, carol):
+            assert person.still_same_page(), f"{person.handle}'s page was reloaded"

@@ -169,6 +169,11 @@ def test_dev_gives_its_api_and_worker_the_private_redis_url(
     assert environments["worker"]["REDIS_URL"] == redis_server.url
     assert "REDIS_URL" not in env  # from dev, not inherited
     assert leftovers == []  # dev stopped its API and worker
+    # ... and said, as it stopped, what it left running on purpose and how to stop that
+    assert (
+        "Engines left running (DynamoDB Local, PostgreSQL, Redis): `make clean` stops them."
+        in out.read_text()
+    )
 
 
 def test_dev_with_redis_url_starts_no_redis(

@@ -10,8 +10,9 @@ import threading
 import zipfile
 from pathlib import Path
 
-from cruddur.cli.streams import LAMBDA_HANDLER, build_lambda_zip
+from cruddur.deployment.packaging import STREAM_PROCESSOR_HANDLER, build_stream_processor_zip
 from cruddur.messaging.models import Message
+from cruddur.messaging.services import MessagingService
 from fixtures_streams import (
     append,
     assert_one_row_each,
@@ -80,11 +81,15 @@ def test_a_worker_killed_mid_burst_and_restarted_converges(
         process.communicate(timeout=20)
     sender.join()
     assert process.returncode == -signal.SIGKILL
-    # rows mid-move or behind, never lost or doubled
-    assert_one_row_each(repo)
+    # rows mid-move or behind, never lost; a direct group's row killed between its put and its
+    # delete leaves an extra, older row, which no list shows and the restarted worker deletes
     rows = conversation_rows(repo)
     for g in group_ids:
         assert all(rows.get((m, g)) for m in groups.members[g])
+    lists = MessagingService(repo)
+    for person in people[:5]:
+        shown = [c.group_uuid for c in lists.list_conversations(person).items]
+        assert len(shown) == len(set(shown)), "a list shows a group twice"
 
     restarted = start_worker(settings, tmp_path)
     try:
@@ -96,14 +101,14 @@ def test_a_worker_killed_mid_burst_and_restarted_converges(
 
 
 def test_the_lambda_zip_carries_an_importable_handler(tmp_path: Path):
-    target = build_lambda_zip(tmp_path / "fn.zip")
-    assert build_lambda_zip(tmp_path / "again.zip").read_bytes() == target.read_bytes()
+    target = build_stream_processor_zip(tmp_path / "fn.zip")
+    assert build_stream_processor_zip(tmp_path / "again.zip").read_bytes() == target.read_bytes()
     with zipfile.ZipFile(target) as archive:
         names = archive.namelist()
         archive.extractall(tmp_path / "fn")
     assert "cruddur/streams/lambda_handler.py" in names
     assert not any("__pycache__" in n or n.startswith("cruddur/api/") for n in names)
-    module, _, function = LAMBDA_HANDLER.rpartition(".")
+    module, _, function = STREAM_PROCESSOR_HANDLER.rpartition(".")
     probe = (
         "import importlib, sys; "
         f"m = importlib.import_module({module!r}); "

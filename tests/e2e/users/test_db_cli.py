@@ -16,9 +16,11 @@ from cruddur.cli import cli
 from cruddur.config import project_root
 from cruddur.local.processes import free_port
 from cruddur.users.db import (
+    apply_migrations,
     create_database,
     create_pool,
     database_exists,
+    database_name,
     drop_database,
     with_database,
 )
@@ -88,15 +90,76 @@ def test_create_schema_load_seed_one_by_one(toolkit_env: dict[str, str], cli_url
 
 
 def test_setup_drops_and_rebuilds(toolkit_env: dict[str, str], cli_url: str) -> None:
-    first = run("setup")
+    first = run("setup")  # nothing to lose: no question
     with psycopg.connect(cli_url, autocommit=True) as conn:
         conn.execute("DELETE FROM users WHERE handle = 'bayko'")
 
-    second = run("setup")
+    second = run("setup", "--yes")
 
     assert first.exit_code == 0, first.output
+    assert "Drop and recreate" not in first.output
     assert second.exit_code == 0, second.output
     assert "dropped database" in second.output
+    assert "Drop and recreate" not in second.output
+    assert count_users(cli_url) == len(DEMO_USERS)
+
+
+def database_with_users(url: str, *handles: str) -> None:
+    """The database, its schema and these users (no passwords: quicker than `setup`'s seed)."""
+    create_database(url)
+    apply_migrations(url)
+    pool = create_pool(url, max_size=1)
+    try:
+        for handle in handles:
+            UserRepository(pool).create(handle, handle.title(), f"{handle}@example.com")
+    finally:
+        pool.close()
+
+
+def test_setup_asks_first_when_the_database_holds_users(
+    toolkit_env: dict[str, str], cli_url: str
+) -> None:
+    database_with_users(cli_url, "kept", "also_kept")
+    expected_end = (
+        f"Error: database {database_name(cli_url)} left as it was "
+        "(pass --yes to set it up without asking)"
+    )
+
+    declined = run("setup", input="n\n")
+    # bin/db/setup in a script: stdin closed, no one to answer, which is no
+    unanswered = subprocess.run(
+        [str(BIN / "setup")],
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert declined.exit_code == 1
+    assert "Its 2 users are lost" in declined.output
+    assert declined.output.strip().endswith(expected_end)
+    assert unanswered.returncode == 1, unanswered
+    assert "Its 2 users are lost" in unanswered.stderr
+    assert unanswered.stderr.strip().splitlines()[-1] == expected_end
+    for output in (declined.output, unanswered.stderr):
+        assert "Traceback" not in output and "Aborted" not in output
+    assert count_users(cli_url) == 2  # nothing changed
+
+
+def test_setup_on_prod_always_asks(
+    toolkit_env: dict[str, str], cli_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROD_CONNECTION_URL", cli_url)
+    monkeypatch.setenv("CONNECTION_URL", "postgresql://nobody@127.0.0.1:1/never_used")
+
+    declined = run("setup", "prod", input="n\n")  # no database yet: still asked
+    assert declined.exit_code == 1
+    assert "Drop and recreate database" in declined.output
+    assert not database_exists(cli_url)
+
+    accepted = run("setup", "--prod", input="y\n")
+    assert accepted.exit_code == 0, accepted.output
     assert count_users(cli_url) == len(DEMO_USERS)
 
 

@@ -71,6 +71,7 @@ def test_dynamodb_down_is_503(settings, users, register, signing_key):
     health = client.get("/api/health-check")
 
     assert (listed.status, listed.errors) == (503, ["service_unavailable"])
+    assert listed.header("Retry-After") == "1"  # a client knows when to come back
     assert health.status == 503
     assert health.body["checks"] == {"dynamodb": "unavailable", "postgresql": "ok"}
 

@@ -172,7 +172,7 @@ def test_an_unknown_handle_is_404(andrew, handle):
         (
             {"name": "crew", "handles": [f"user{n}" for n in range(40)]},
             422,
-            "group_members_too_many",
+            "group_too_large",
         ),
         ({"name": "crew", "handles": ["bayko", "ghost"]}, 404, "user_not_found"),
         ({"name": "crew", "handles": "bayko"}, 400, "handles_type_invalid"),

@@ -108,6 +108,29 @@ def test_leaving_answers_the_group_and_the_member_gets_404(trio, stream):
     assert (item["message"], item["members_count"]) == ("bye carol", 2)
 
 
+def test_the_last_member_leaving_deletes_the_group(trio, repo, stream):
+    alice, bob, carol, group = trio
+    bob.send_to_group(group, "sent before everyone left")  # its stream record comes later
+    assert remove(alice, group, "carol").status == 200  # the owner removes carol
+    assert remove(alice, group, "alice").status == 200  # then leaves: bob owns it
+
+    response = remove(bob, group, "bob")
+
+    assert response.status == 200
+    assert (response.body["members_count"], response.body["removed"]) == (0, "bob")
+    stream()  # a late move creates no row: nobody is left to have one
+    for who in (alice, bob, carol):
+        assert who.conversations().body == []
+        assert who.messages(group).status == 404
+        assert who.send_to_group(group, "anyone?").status == 404
+        assert add(who, group, ["carol"]).status == 404
+    assert repo.get_group(group) is None
+    assert repo.list_members(group) == []
+    assert repo.group_conversation_rows(group) == []
+    # the messages stay in the table, unreachable (README, "Groups")
+    assert len(list(repo.all_messages(group))) == 2
+
+
 def test_only_the_owner_removes_others(trio):
     alice, bob, _, group = trio
     refused = remove(bob, group, "carol")

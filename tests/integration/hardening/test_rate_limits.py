@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cruddur.hardening.idempotency import RedisIdempotencyStore
 from cruddur.hardening.rate_limits import RedisRateLimiter
+from faults import error_response, inject
 
 
 def test_the_send_over_the_limit_is_429_with_retry_after(hardened, register):
@@ -146,3 +147,25 @@ def test_with_redis_down_keyed_sends_are_503_and_the_limits_fail_open(
     assert counters["outages"] == 1
     group = unkeyed[0].body["message_group_uuid"]
     assert [m["message"] for m in andrew.messages(group).body] == ["free 0", "free 1", "free 2"]
+
+
+def test_only_conversations_actually_created_count_toward_the_limit(hardened, register, repo):
+    api = hardened(rate_limit_new_conversations_per_hour=1)
+    for handle in ("andrewbrown", "bayko", "londo"):
+        register(handle)
+    andrew = api.as_user("andrewbrown")
+
+    unknown = andrew.send_to_handle("nobody-by-this-name", "hello?")
+    blank = andrew.send_to_handle("bayko", "\u200b")
+    no_group = andrew.create_group("crew", ["nobody-by-this-name"])
+    # DynamoDB refusing the first contact's transaction: nothing was created
+    with inject(
+        repo.client, "TransactWriteItems", lambda body: error_response("ResourceNotFoundException")
+    ):
+        failed = andrew.send_to_handle("bayko", "lost to an outage")
+    created = andrew.send_to_handle("bayko", "first contact")
+    over = andrew.send_to_handle("londo", "the second new one")
+
+    assert [unknown.status, blank.status, no_group.status, failed.status] == [404, 422, 404, 503]
+    assert created.status == 200  # the failures above cost nothing
+    assert (over.status, over.errors) == (429, ["rate_limited"])  # the one created did

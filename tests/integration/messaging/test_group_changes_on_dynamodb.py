@@ -187,7 +187,32 @@ def test_adding_up_to_40_at_once_is_one_transaction(service, repo, alice, bob):
 
     assert added.group.members_count == MAX_GROUP_MEMBERS
     assert len(repo.list_members(group.uuid)) == MAX_GROUP_MEMBERS
-    assert len(repo.group_conversation_rows(group.uuid)) == MAX_GROUP_MEMBERS
+    rows = repo.group_conversation_rows(group.uuid)
+    assert [r.members_count for r in rows] == [MAX_GROUP_MEMBERS] * MAX_GROUP_MEMBERS
+
+
+def test_the_largest_change_fits_one_transaction(service, repo, alice, bob):
+    """39 people added to a group left with one member: 1 + 2 x 39 + 1 = 80 actions."""
+    crowd = [user(f"member{i:02d}") for i in range(MAX_GROUP_MEMBERS)]
+    group = service.create_group(alice, "Shrinking", ["bob"]).group
+    service.remove_member(bob, group.uuid, "bob")
+
+    added = service.add_members(alice, group.uuid, [u.handle for u in crowd[:39]])
+
+    assert added.group.members_count == MAX_GROUP_MEMBERS
+    rows = repo.group_conversation_rows(group.uuid)
+    assert [r.members_count for r in rows] == [MAX_GROUP_MEMBERS] * MAX_GROUP_MEMBERS
+
+
+def test_renaming_a_40_member_group_shows_in_all_40_lists(service, repo, alice):
+    crowd = [user(f"member{i:02d}") for i in range(MAX_GROUP_MEMBERS)]
+    group = service.create_group(alice, "Big", [u.handle for u in crowd[:39]], "hi").group
+
+    service.rename_group(crowd[5], group.uuid, "Bigger")
+
+    for member in [alice, *crowd[:39]]:
+        [row] = service.list_conversations(member).items
+        assert (row.group_name, row.members_count, row.message) == ("Bigger", 40, "hi")
 
 
 def test_renaming_shows_in_every_list(service, repo, stream, five):
@@ -239,3 +264,56 @@ def test_a_rename_racing_with_sends_and_the_processor_ends_with_the_new_name(
 
     for member in five:
         assert the_row(repo, member, group.uuid).group_name == "New"
+
+
+def test_adds_removals_renames_and_sends_racing_each_other_leave_one_consistent_group(
+    service, repo, settings, people
+):
+    """Two adds, a removal, a rename and 10 sends at once, with the processor running: every
+    change commits whole, and the end is one group whose `META`, membership rows and rows agree."""
+    alice, bob, carol, dave, erin, frank, grace = people
+    group = service.create_group(alice, "Old", ["bob", "carol"], "go").group
+    start = threading.Barrier(4 + 10 + 1)
+    stop = threading.Event()
+    changes = [
+        lambda: service.add_members(bob, group.uuid, ["dave", "erin"]),
+        lambda: service.add_members(alice, group.uuid, ["frank", "grace"]),
+        lambda: service.remove_member(alice, group.uuid, "carol"),
+        lambda: service.rename_group(bob, group.uuid, "New"),
+    ]
+
+    def run(change) -> None:
+        start.wait()
+        change()
+
+    def send(i: int) -> None:
+        start.wait()
+        service.send_message([alice, bob][i % 2], group.uuid, f"m{i}")
+
+    def process() -> None:
+        start.wait()
+        while not stop.is_set():
+            apply_records(repo, read_stream(settings))
+
+    with ThreadPoolExecutor(max_workers=15) as pool:
+        processor = pool.submit(process)
+        futures = [pool.submit(run, c) for c in changes]
+        futures += [pool.submit(send, i) for i in range(10)]
+        for future in futures:
+            future.result()
+        stop.set()
+        processor.result()
+    assert apply_records(repo, read_stream(settings)).failures == []
+
+    meta = repo.get_group(group.uuid)
+    members = {m.user_uuid for m in repo.list_members(group.uuid)}
+    assert meta.name == "New" and meta.members_count == len(members) == 6
+    assert carol.uuid not in members
+    assert rows_of(repo, carol, group.uuid) == []
+    newest = repo.newest_message(group.uuid)
+    for member in [p for p in people if p.uuid in members]:
+        row = the_row(repo, member, group.uuid)
+        assert (row.group_name, row.members_count) == ("New", 6)
+        # a member added after the newest message shows their empty joining row instead
+        assert row.last_message_sk in (newest.sk, row.sk.rsplit("#", 1)[0])
+    assert_one_row_each(repo)

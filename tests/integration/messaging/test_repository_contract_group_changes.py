@@ -167,41 +167,101 @@ def test_renaming_is_guarded_by_the_version_read(store, alice, bob):
     assert store.get_group(new.group.uuid) == first
 
 
-def test_a_refreshed_row_shows_the_new_name_and_size_once(store, alice, bob):
-    new = named_group(alice, [bob])
+def rows_of_group(store, people: list[UserRef], group: MessageGroup) -> list[Conversation]:
+    return [r for u in people for r in store.member_conversation_rows(u.uuid, group.uuid)]
+
+
+def test_a_rename_shows_on_every_members_row_in_the_same_write(store, alice, bob, carol):
+    new = named_group(alice, [bob, carol])
     store.create_group(new)
     renamed = replace(new.group, name="Renamed", meta_version=1)
-    store.rename_group(new.group, renamed)
-    [row] = store.member_conversation_rows(bob.uuid, new.group.uuid)
+    rows = rows_of_group(store, [alice, bob, carol], new.group)
 
-    assert store.refresh_conversation_row(row, renamed) is WriteOutcome.CREATED
-    assert store.refresh_conversation_row(row, renamed) is WriteOutcome.CONDITION_FAILED
+    assert store.rename_group(new.group, renamed, rows) is WriteOutcome.CREATED
 
-    [shown] = store.conversations_page(bob.uuid, 20, None).items
-    assert (shown.group_name, shown.members_count, shown.meta_version) == ("Renamed", 2, 1)
-    gone = replace(row, sk=keys.conversation_sk(at(99), new.group.uuid))
-    assert store.refresh_conversation_row(gone, renamed) is WriteOutcome.CONDITION_FAILED
+    for who in (alice, bob, carol):
+        [shown] = store.conversations_page(who.uuid, 20, None).items
+        assert (shown.group_name, shown.members_count, shown.meta_version) == ("Renamed", 3, 1)
+    # rows read before it no longer match: a second change from them writes nothing
+    again = replace(renamed, name="Again", meta_version=2)
+    assert store.rename_group(renamed, again, rows) is WriteOutcome.CONDITION_FAILED
+    assert store.get_group(new.group.uuid) == renamed
 
 
-def test_a_move_of_a_row_refreshed_since_it_was_read_fails_and_keeps_the_new_name(
-    store, alice, bob
-):
+def test_a_rename_with_a_row_that_moved_meanwhile_writes_nothing(store, alice, bob):
     new = named_group(alice, [bob])
     store.create_group(new)
-    [stale] = store.member_conversation_rows(bob.uuid, new.group.uuid)
-    renamed = replace(new.group, name="Renamed", meta_version=1)
-    store.rename_group(new.group, renamed)
-    store.refresh_conversation_row(stale, renamed)
+    rows = rows_of_group(store, [alice, bob], new.group)
     [reply] = add_messages(store, new.group.uuid, alice, 1)
     reply = replace(reply, sk=keys.message_sk(at(5), reply.uuid), created_at=at(5))
+    [bobs] = store.member_conversation_rows(bob.uuid, new.group.uuid)
+    assert store.replace_conversation_row(bobs, moved_row(bobs, reply)) is WriteOutcome.CREATED
+    renamed = replace(new.group, name="Renamed", meta_version=1)
 
-    assert store.replace_conversation_row(stale, moved_row(stale, reply)) is (
+    assert store.rename_group(new.group, renamed, rows) is WriteOutcome.CONDITION_FAILED
+
+    assert store.get_group(new.group.uuid) == new.group
+    assert [r.group_name for r in rows_of_group(store, [alice, bob], new.group)] == [
+        new.group.name,
+        new.group.name,
+    ]
+    fresh = rows_of_group(store, [alice, bob], new.group)
+    assert store.rename_group(new.group, renamed, fresh) is WriteOutcome.CREATED
+    assert [r.group_name for r in rows_of_group(store, [alice, bob], new.group)] == [
+        "Renamed",
+        "Renamed",
+    ]
+
+
+def test_adding_and_removing_show_the_new_size_on_the_others_rows(store, alice, bob, carol):
+    new = named_group(alice, [bob])
+    store.create_group(new)
+    updated = grown(new.group, 1)
+    members, rows = joined_rows(updated, alice, [carol], at(10))
+    others = rows_of_group(store, [alice, bob], new.group)
+
+    assert store.add_members(new.group, updated, members, rows, others) is WriteOutcome.CREATED
+    assert [r.members_count for r in rows_of_group(store, [alice, bob, carol], new.group)] == [
+        3,
+        3,
+        3,
+    ]
+
+    smaller = replace(updated, members_count=2, meta_version=updated.meta_version + 1)
+    leaving = store.member_conversation_rows(carol.uuid, new.group.uuid)
+    staying = rows_of_group(store, [alice, bob], new.group)
+    assert store.remove_member(updated, smaller, carol.uuid, leaving, refreshed=staying) is (
+        WriteOutcome.CREATED
+    )
+    assert [r.members_count for r in rows_of_group(store, [alice, bob], new.group)] == [2, 2]
+    assert store.get_group(new.group.uuid) == smaller
+
+
+def test_the_last_member_leaving_deletes_the_group(store, alice, bob):
+    new = named_group(alice, [bob])
+    store.create_group(new)
+    one_left = replace(new.group, members_count=1, meta_version=1)
+    bobs = store.member_conversation_rows(bob.uuid, new.group.uuid)
+    alices = store.member_conversation_rows(alice.uuid, new.group.uuid)
+    assert store.remove_member(new.group, one_left, bob.uuid, bobs, refreshed=alices) is (
+        WriteOutcome.CREATED
+    )
+    alices = store.member_conversation_rows(alice.uuid, new.group.uuid)
+    nobody = replace(one_left, members_count=0, meta_version=2)
+
+    # against stale metadata nothing is deleted
+    assert store.remove_member(new.group, nobody, alice.uuid, alices) is (
         WriteOutcome.CONDITION_FAILED
     )
-    [fresh] = store.member_conversation_rows(bob.uuid, new.group.uuid)
-    assert store.replace_conversation_row(fresh, moved_row(fresh, reply)) is WriteOutcome.CREATED
-    [shown] = store.conversations_page(bob.uuid, 20, None).items
-    assert shown.group_name == "Renamed" and shown.message == reply.text
+    assert store.get_group(new.group.uuid) == one_left
+
+    assert store.remove_member(one_left, nobody, alice.uuid, alices) is WriteOutcome.CREATED
+
+    assert store.get_group(new.group.uuid) is None
+    assert store.list_members(new.group.uuid) == []
+    assert store.conversations_page(alice.uuid, 20, None).items == []
+    # the messages stay, unreachable through membership (nobody is a member)
+    assert [m.text for m in store.all_messages(new.group.uuid)] == [new.message.text]
 
 
 def test_a_page_bounded_by_a_joining_shows_nothing_older(store, alice, bob):

@@ -43,11 +43,12 @@ def test_the_contract_covers_every_method_of_the_protocol():
             "create_group",
             "group_conversation_rows",
             "replace_conversation_row",
+            "put_moved_conversation_row",
+            "delete_replaced_conversation_row",
             "delete_conversation_row",
             "add_members",
             "remove_member",
             "rename_group",
-            "refresh_conversation_row",
             "describe",
         ]
     )

@@ -47,9 +47,11 @@ def test_bad_group_forms_say_what_is_wrong(member):
 
     blank = create(andrew, "  ", "bayko")
     unknown = create(andrew, "Club", "bayko nobody")
+    crowd = create(andrew, "Crowd", " ".join(f"user{n}" for n in range(40)))  # 41 with andrew
 
     assert blank.status_code == 422 and "Give the group a name." in text_of(blank)
     assert unknown.status_code == 404 and "@nobody" in text_of(unknown)
+    assert crowd.status_code == 422 and "A group has at most 40 members." in text_of(crowd)
 
 
 def test_members_are_shown_added_renamed_removed_and_one_leaves(member):

@@ -238,13 +238,17 @@ class MovesFirst(InMemoryMessageRepository):
         super().__init__()
         self.raced = 0
 
-    def remove_member(self, expected, updated, user_uuid, conversations, new_owner_uuid=None):
+    def remove_member(
+        self, expected, updated, user_uuid, conversations, new_owner_uuid=None, refreshed=()
+    ):
         if not self.raced:
             self.raced += 1
             newest = self.newest_message(expected.uuid)
             assert newest is not None
             move_conversation_rows(self, newest, sleep=lambda _: None)
-        return super().remove_member(expected, updated, user_uuid, conversations, new_owner_uuid)
+        return super().remove_member(
+            expected, updated, user_uuid, conversations, new_owner_uuid, refreshed
+        )
 
 
 def test_a_removal_racing_with_a_move_reads_the_moved_row_and_leaves_none():

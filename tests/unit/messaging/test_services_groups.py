@@ -62,7 +62,7 @@ def test_a_group_has_at_most_40_members_counting_its_creator(fake):
 
     with pytest.raises(InvalidInput) as refused:
         service.create_group(ALICE, "Crowd", [u.handle for u in others])
-    assert codes(refused) == ["group_members_too_many"]
+    assert codes(refused) == ["group_too_large"]
     assert row_counts(fake) == EMPTY
 
     largest = [u.handle for u in others[: MAX_GROUP_MEMBERS - 1]] + ["alice"]

@@ -104,6 +104,7 @@
     var codes = error.codes || [];
     if (codes.indexOf("message_exceed_max_chars") >= 0) return "A message has at most 1024 characters.";
     if (codes.indexOf("message_blank") >= 0) return "Write a message first.";
+    if (codes.indexOf("message_invalid_characters") >= 0) return "That message holds control characters; remove them.";
     if (error.status === 401) return "Your session has ended. Reload the page and sign in again.";
     if (error.status === 403) return "This page has expired. Reload it and try again.";
     if (error.status === 404) return "Not found: this conversation or user does not exist.";
@@ -142,8 +143,9 @@
     return null;
   }
 
-  /* A row as GET /api/message_groups shows it: replaces the group's item and goes to the top
-     (a row older than the one shown is ignored: rows only move forward). */
+  /* A row as GET /api/message_groups shows it: replaces the group's item, most recent first (a
+     row older than the one shown is ignored: rows only move forward). A new message brings it to
+     the top; a rename or a new member keeps its time, so it keeps its place. */
   function upsertConversation(c) {
     if (!list || !c || !c.uuid) return;
     var old = findConversation(c.uuid);
@@ -152,7 +154,13 @@
       if (shown && shown.dateTime > c.created_at) return;
       old.remove();
     }
-    list.insertBefore(conversationItem(c), list.firstChild);
+    var items = list.querySelectorAll("li.conversation");
+    var next = null;
+    for (var i = 0; i < items.length && !next; i++) {
+      var time = items[i].querySelector("time");
+      if (!time || time.dateTime <= c.created_at) next = items[i];
+    }
+    list.insertBefore(conversationItem(c), next);
     var empty = document.getElementById("no-conversations");
     if (empty) empty.hidden = true;
   }
@@ -369,6 +377,14 @@
     });
     source.addEventListener("conversation", function (event) {
       upsertConversation(JSON.parse(event.data));
+    });
+    source.addEventListener("conversation_gone", function (event) {
+      // I left the group or was removed: it leaves my list (an open conversation also gets
+      // not_member on its own stream)
+      var gone = findConversation(JSON.parse(event.data).uuid);
+      if (gone) gone.remove();
+      var empty = document.getElementById("no-conversations");
+      if (empty && list && !list.querySelector("li.conversation")) empty.hidden = false;
     });
     source.addEventListener("reset", function () {
       // events were lost (trimmed, expired): read the data again; nothing is shown twice
