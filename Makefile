@@ -21,8 +21,9 @@ setup-python:
 dev: setup
 	.venv/bin/cruddur dev
 
+# The slowest tests are listed at the end: `make test` must stay under 15 minutes on 2 cores.
 test: setup lint typecheck imports
-	.venv/bin/pytest $(TEST_LAYERS) -m "not slow" $(PYTEST_FLAGS)
+	.venv/bin/pytest $(TEST_LAYERS) -m "not slow" --durations=15 $(PYTEST_FLAGS)
 
 # Seconds, and needs no engine, no Java, no npm and no network (sockets are off in tests/unit).
 test-unit: setup-python
@@ -74,8 +75,9 @@ fuzz: setup
 robustness: setup
 	CRUDDUR_ROBUSTNESS=long .venv/bin/pytest tests/robustness -q -s --timeout=1800 $(PYTEST_FLAGS)
 
-# The figures of docs/performance.md: every part of bench/ in one bounded run (a few minutes), a
-# progress bar, the tables, and the same as JSON in bench/results/ (BENCH_FLAGS=--quick: shorter).
+# The figures of docs/performance.md: every part of bench/ in one bounded run (about 2 minutes on
+# a quiet 2-core machine), a progress bar, the tables, and the same as JSON in bench/results/
+# (BENCH_FLAGS=--quick: shorter; BENCH_FLAGS=--full: the window trade-off curve, whole counts).
 BENCH_FLAGS ?=
 bench: setup
 	.venv/bin/python bench/run.py $(BENCH_FLAGS)

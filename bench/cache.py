@@ -1,6 +1,6 @@
 """Cache figures: the same API run without and with the Redis cache (REDIS_URL), side by side.
 
-    .venv/bin/python bench/cache.py [--quick] [--json PATH]
+    .venv/bin/python bench/cache.py [--quick] [--reads-only] [--sends N] [--json PATH]
 
 Set-up, all on loopback, all torn down at the end (also on Ctrl-C, SIGTERM or an error):
   * DynamoDB Local in memory on a free port, and in front of it a counting proxy (a child process)
@@ -16,17 +16,17 @@ Set-up, all on loopback, all torn down at the end (also on Ctrl-C, SIGTERM or an
     the end only the keys of the bench's own tables (`cruddur:<table>:*`) are deleted.
 Per mode (no cache: REDIS_URL unset; cache: REDIS_URL set), on a fresh table: the stream worker in
 this process (`bootstrap.stream_worker`, default `WorkerConfig`) with a `CapacityMeter` on its
-client, and for each phase a `cruddur serve` of its own (2 workers x 8 threads; phases 1 and 2 with
-their DynamoDB endpoint at the proxy).
+client, and for each phase a `cruddur serve` of its own (2 workers x 8 threads, its DynamoDB
+endpoint at the proxy).
 Alice opens a conversation with bob; then each phase, after a few warm-up requests and once the
 worker is idle:
   1. read-heavy mix: sends alternating alice/bob, each followed by 20 reads (10 conversation lists,
      10 message pages, by both users), from 4 clients (HTTP keep-alive);
-  2. send burst: sends into the group from 4 clients, until the worker has moved both conversation
-     rows to the last message; units per message of the API (proxy) and of the worker (meter);
-  3. throughput: sends from 16 clients to a `cruddur serve` talking to DynamoDB Local directly (the
-     proxy costs CPU on this machine), then as many raw boto3 PutItems of the same item
-     (`items.message_item`, same condition) from 16 threads.
+  2. send burst (not with --reads-only): sends into the group from 4 clients, until the worker
+     has moved both conversation rows to the last message; units per message of the API (proxy)
+     and of the worker (meter).
+Send throughput beside raw PutItem is bench/throughput.py's (the API as it is served, without the
+proxy).
 DynamoDB units, latencies and Redis commands (INFO commandstats of the whole server, so any other
 client's too, the bench's own INFO left out; MGET is a cache lookup, EVALSHA a fill or an
 invalidation, commands run inside those scripts counted as well; XADD a live event, published when
@@ -36,10 +36,10 @@ they are read once the server has stopped (ending the API's sessions instead wou
 wait about a second per dead connection). They are the scans and rows read of `users`
 (pg_stat_user_tables) and the database's transactions and rows returned+fetched
 (pg_stat_database, minus the bench's own stats query), beside the requests that server answered.
-The clients, the worker and the raw puts share this process (and its GIL) on a 2-core machine
+The clients and the worker share this process (and its GIL) on a 2-core machine
 beside DynamoDB Local and gunicorn: latencies are this machine's, compare the modes.
-Prints figures; asserts nothing. Bounded: about a minute and a half on a 2-core machine; --quick
-halves the counts.
+Prints figures; asserts nothing. Bounded: about a minute and a quarter on an idle 2-core machine;
+--quick halves the counts, --reads-only (what `make bench` runs, with --quick) skips phase 2.
 """
 
 from __future__ import annotations
@@ -86,9 +86,6 @@ from cruddur.local.processes import free_port, port_open, wait_until
 from cruddur.local.serving import served_api
 from cruddur.messaging import keys, schema
 from cruddur.messaging.capacity import CapacityMeter
-from cruddur.messaging.items import message_item
-from cruddur.messaging.models import UserRef
-from cruddur.messaging.services import new_message
 from cruddur.streams.worker import StreamWorker, WorkerConfig
 from cruddur.users.db import APPLICATION_NAME
 from cruddur.users.models import demo_user_uuid
@@ -142,8 +139,6 @@ class Counts:
     mix_clients: int = 4
     burst_sends: int = 100
     burst_clients: int = 4
-    throughput_sends: int = 800
-    throughput_clients: int = 16
     warmup: int = 4
 
     def halved(self) -> Counts:
@@ -151,7 +146,6 @@ class Counts:
             self,
             mix_sends=self.mix_sends // 2,
             burst_sends=self.burst_sends // 2,
-            throughput_sends=self.throughput_sends // 2,
         )
 
 
@@ -918,65 +912,6 @@ def phase_burst(ctx: Context, base_url: str) -> dict[str, Any]:
     }
 
 
-def raw_puts(ctx: Context, count: int, threads: int, tag: str) -> tuple[float, list[float]]:
-    """`count` PutItems of API-shaped messages straight into DynamoDB Local, `threads` at once."""
-    client = dynamodb_client(replace(ctx.settings, dynamodb_endpoint_url=ctx.engines.dynamodb_url))
-    people = [UserRef(demo_user_uuid(h), h, h.title()) for h in HANDLES]
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def do_unit(_: Any, i: int) -> None:
-        message = new_message(ctx.group, people[i % 2], f"{tag} {i}", keys.now_timestamp())
-        started = time.perf_counter()
-        client.put_item(
-            TableName=ctx.settings.table_name,
-            Item=message_item(message),
-            ConditionExpression="attribute_not_exists(pk)",  # as the repository's put
-        )
-        elapsed = time.perf_counter() - started
-        with lock:
-            latencies.append(elapsed)
-
-    seconds = run_threads(threads, count, lambda: None, do_unit)
-    return seconds, latencies
-
-
-def phase_throughput(ctx: Context, base_url: str) -> dict[str, Any]:
-    c = ctx.counts
-    n, clients = c.throughput_sends, c.throughput_clients
-
-    def sends(count: int, tag: str) -> list[list[Call]]:
-        return [[send_call(HANDLES[i % 2], ctx.group, f"{tag} {i}")] for i in range(count)]
-
-    run_api(base_url, ctx.tokens, sends(clients, "warm-up"), clients)
-    before = counters_before(ctx, proxy=False)
-    load = run_api(base_url, ctx.tokens, sends(n, "throughput"), clients)
-    figures = counters_after(ctx, before, proxy=False)
-    return {
-        "sends": n,
-        "clients": clients,
-        "api_seconds": round(load.seconds, 3),
-        "api_sends_per_second": round(n / load.seconds, 1),
-        "latency_ms": {kind: latency_ms(v) for kind, v in sorted(load.latencies.items())},
-        "statuses": dict(load.statuses),
-        **figures,
-    }
-
-
-def phase_raw(ctx: Context, result: dict[str, Any]) -> None:
-    """The raw half of phase 3, after the API is stopped; adds its figures to `result`."""
-    c = ctx.counts
-    ctx.settle()
-    raw_puts(ctx, c.throughput_clients, c.throughput_clients, "raw warm-up")
-    ctx.settle()
-    seconds, latencies = raw_puts(ctx, c.throughput_sends, c.throughput_clients, "raw")
-    ctx.settle()
-    result["raw_seconds"] = round(seconds, 3)
-    result["raw_puts_per_second"] = round(c.throughput_sends / seconds, 1)
-    result["api_to_raw"] = round(result["api_sends_per_second"] / result["raw_puts_per_second"], 3)
-    result["raw_latency_ms"] = latency_ms(latencies)
-
-
 # --- one mode -------------------------------------------------------------------------------------
 
 
@@ -1004,7 +939,7 @@ def api_server(
     }
 
 
-def run_mode(engines: Engines, mode: str, counts: Counts) -> dict[str, Any]:
+def run_mode(engines: Engines, mode: str, counts: Counts, burst: bool = True) -> dict[str, Any]:
     cached = mode == "cache"
     slug = "cache" if cached else "nocache"
     table = f"bench-cache-{slug}-{uuid.uuid4().hex[:8]}"
@@ -1045,15 +980,11 @@ def run_mode(engines: Engines, mode: str, counts: Counts) -> dict[str, Any]:
                 print(f"[{mode}] phase 1: read-heavy mix", file=sys.stderr, flush=True)
                 result["read_mix"] = phase_mix(ctx, base_url)
             result["read_mix"].update(pg)
-            with api_server(ctx, engines.proxy.url, "gunicorn-2.log", pg) as base_url:
-                print(f"[{mode}] phase 2: send burst", file=sys.stderr, flush=True)
-                result["send_burst"] = phase_burst(ctx, base_url)
-            result["send_burst"].update(pg)
-            with api_server(ctx, engines.dynamodb_url, "gunicorn-3.log", pg) as base_url:
-                print(f"[{mode}] phase 3: throughput", file=sys.stderr, flush=True)
-                result["throughput"] = phase_throughput(ctx, base_url)
-            result["throughput"].update(pg)
-            phase_raw(ctx, result["throughput"])
+            if burst:
+                with api_server(ctx, engines.proxy.url, "gunicorn-2.log", pg) as base_url:
+                    print(f"[{mode}] phase 2: send burst", file=sys.stderr, flush=True)
+                    result["send_burst"] = phase_burst(ctx, base_url)
+                result["send_burst"].update(pg)
             result["seconds"] = round(time.monotonic() - started, 1)
             return result
     finally:
@@ -1155,6 +1086,52 @@ def failures(result: dict[str, Any]) -> str:
     return str(sum(n for k, n in result["statuses"].items() if not k.endswith(" 200")))
 
 
+def report_burst(a: dict[str, Any], b: dict[str, Any]) -> None:
+    s1, s2 = a["send_burst"], b["send_burst"]
+    u1, u2 = s1["units_per_message"], s2["units_per_message"]
+    print_table(
+        f"2. send burst: {s1['sends']} sends into the group, {s1['clients']} clients, worker running",
+        [
+            ("burst sent in (s)", fmt(s1["seconds"]), fmt(s2["seconds"])),
+            ("POST messages p50 / p99 (ms)", lat(s1, "send"), lat(s2, "send")),
+            (
+                "rows current after last answer (s)",
+                fmt(s1["rows_current_after_last_answer_seconds"]),
+                fmt(s2["rows_current_after_last_answer_seconds"]),
+            ),
+            (
+                "worker batches (incl. its row records)",
+                fmt(s1["worker_batches"]),
+                fmt(s2["worker_batches"]),
+            ),
+            ("units/message API reads", fmt(u1["api_read"]), fmt(u2["api_read"])),
+            ("units/message API writes", fmt(u1["api_write"]), fmt(u2["api_write"])),
+            ("units/message worker reads", fmt(u1["worker_read"]), fmt(u2["worker_read"])),
+            ("units/message worker writes", fmt(u1["worker_write"]), fmt(u2["worker_write"])),
+            ("units/message reads", fmt(u1["reads"]), fmt(u2["reads"])),
+            ("units/message writes", fmt(u1["writes"]), fmt(u2["writes"])),
+            ("units/message total", fmt(u1["total"]), fmt(u2["total"])),
+            *pg_rows(s1, s2),
+            ("non-200 answers", failures(s1), failures(s2)),
+        ],
+    )
+    print_calls(
+        "   DynamoDB calls of the API (proxy), by row kind",
+        s1["dynamodb_api"],
+        s2["dynamodb_api"],
+    )
+    w1, w2 = s1["dynamodb_worker"]["calls"], s2["dynamodb_worker"]["calls"]
+    print(
+        "   worker calls: "
+        + "; ".join(
+            f"{mode}: " + ", ".join(f"{k} {v}" for k, v in sorted(w.items()))
+            for mode, w in zip(MODES, (w1, w2), strict=True)
+        )
+    )
+
+    print_redis(s1, s2)
+
+
 def report(results: dict[str, Any]) -> None:
     config = results["config"]
     a, b = results["modes"][MODES[0]], results["modes"][MODES[1]]
@@ -1224,68 +1201,9 @@ def report(results: dict[str, Any]) -> None:
 
     print_redis(m1, m2)
 
-    s1, s2 = a["send_burst"], b["send_burst"]
-    u1, u2 = s1["units_per_message"], s2["units_per_message"]
-    print_table(
-        f"2. send burst: {s1['sends']} sends into the group, {s1['clients']} clients, worker running",
-        [
-            ("burst sent in (s)", fmt(s1["seconds"]), fmt(s2["seconds"])),
-            ("POST messages p50 / p99 (ms)", lat(s1, "send"), lat(s2, "send")),
-            (
-                "rows current after last answer (s)",
-                fmt(s1["rows_current_after_last_answer_seconds"]),
-                fmt(s2["rows_current_after_last_answer_seconds"]),
-            ),
-            (
-                "worker batches (incl. its row records)",
-                fmt(s1["worker_batches"]),
-                fmt(s2["worker_batches"]),
-            ),
-            ("units/message API reads", fmt(u1["api_read"]), fmt(u2["api_read"])),
-            ("units/message API writes", fmt(u1["api_write"]), fmt(u2["api_write"])),
-            ("units/message worker reads", fmt(u1["worker_read"]), fmt(u2["worker_read"])),
-            ("units/message worker writes", fmt(u1["worker_write"]), fmt(u2["worker_write"])),
-            ("units/message reads", fmt(u1["reads"]), fmt(u2["reads"])),
-            ("units/message writes", fmt(u1["writes"]), fmt(u2["writes"])),
-            ("units/message total", fmt(u1["total"]), fmt(u2["total"])),
-            *pg_rows(s1, s2),
-            ("non-200 answers", failures(s1), failures(s2)),
-        ],
-    )
-    print_calls(
-        "   DynamoDB calls of the API (proxy), by row kind",
-        s1["dynamodb_api"],
-        s2["dynamodb_api"],
-    )
-    w1, w2 = s1["dynamodb_worker"]["calls"], s2["dynamodb_worker"]["calls"]
-    print(
-        "   worker calls: "
-        + "; ".join(
-            f"{mode}: " + ", ".join(f"{k} {v}" for k, v in sorted(w.items()))
-            for mode, w in zip(MODES, (w1, w2), strict=True)
-        )
-    )
+    if "send_burst" in a:
+        report_burst(a, b)
 
-    print_redis(s1, s2)
-
-    t1, t2 = a["throughput"], b["throughput"]
-    print_table(
-        f"3. throughput: {t1['sends']} sends, {t1['clients']} clients (API straight to DynamoDB "
-        f"Local) vs {t1['sends']} raw PutItems, {t1['clients']} threads",
-        [
-            ("API sends/s", fmt(t1["api_sends_per_second"], 1), fmt(t2["api_sends_per_second"], 1)),
-            ("raw PutItem/s", fmt(t1["raw_puts_per_second"], 1), fmt(t2["raw_puts_per_second"], 1)),
-            ("API / raw", fmt(t1["api_to_raw"], 3), fmt(t2["api_to_raw"], 3)),
-            ("POST messages p50 / p99 (ms)", lat(t1, "send"), lat(t2, "send")),
-            (
-                "raw PutItem p50 / p99 (ms)",
-                f"{t1['raw_latency_ms']['p50']:.1f} / {t1['raw_latency_ms']['p99']:.1f}",
-                f"{t2['raw_latency_ms']['p50']:.1f} / {t2['raw_latency_ms']['p99']:.1f}",
-            ),
-            *pg_rows(t1, t2),
-            ("non-200 answers", failures(t1), failures(t2)),
-        ],
-    )
     print()
     print(
         f"whole run {results['seconds']:.0f} s (modes {a['seconds']:.0f} s and {b['seconds']:.0f} s); "
@@ -1307,9 +1225,17 @@ def interrupt_on_sigterm() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="half the counts")
+    parser.add_argument(
+        "--reads-only", action="store_true", help="phase 1 only (the reads of `make bench`)"
+    )
+    parser.add_argument(
+        "--sends", type=int, default=None, help="sends of the read-heavy mix (20 reads each)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     counts = Counts().halved() if args.quick else Counts()
+    if args.sends:
+        counts = replace(counts, mix_sends=args.sends)
     load_average = [round(x, 2) for x in os.getloadavg()]
     interrupt_on_sigterm()
     started = time.monotonic()
@@ -1343,6 +1269,7 @@ def main(argv: list[str] | None = None) -> int:
         results = {
             "config": {
                 "quick": args.quick,
+                "reads_only": args.reads_only,
                 "counts": asdict(counts),
                 "serve_workers": SERVE_WORKERS,
                 "serve_threads": SERVE_THREADS,
@@ -1356,7 +1283,7 @@ def main(argv: list[str] | None = None) -> int:
             "modes": {},
         }
         for mode in MODES:
-            results["modes"][mode] = run_mode(engines, mode, counts)
+            results["modes"][mode] = run_mode(engines, mode, counts, burst=not args.reads_only)
     results["seconds"] = round(time.monotonic() - started, 1)
     results["config"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report(results)

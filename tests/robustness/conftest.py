@@ -44,7 +44,6 @@ class Sizes:
     burst_clients: int  # senders while the stream worker is killed
     burst_sends_per_client: int
     outage_answers: int  # answers to collect while an engine is down
-    postgres_outage_answers: int  # fewer: each waits for the pool's 5 s timeout
     pagination_groups: int
     pagination_messages: int
 
@@ -56,7 +55,6 @@ SIZES = (
         burst_clients=8,
         burst_sends_per_client=100,
         outage_answers=100,
-        postgres_outage_answers=10,
         pagination_groups=60,
         pagination_messages=400,
     )
@@ -67,7 +65,6 @@ SIZES = (
         burst_clients=4,
         burst_sends_per_client=20,
         outage_answers=12,
-        postgres_outage_answers=2,
         pagination_groups=9,
         pagination_messages=30,
     )

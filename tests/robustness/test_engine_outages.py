@@ -3,7 +3,9 @@ started (never the machine's shared servers), while `cruddur serve` keeps runnin
 
 - PostgreSQL down: every call that needs a user (sign-in, every authenticated call: the token's
   subject is looked up) answers 503 `service_unavailable` with Retry-After, the health check
-  names PostgreSQL; once it is back the same API answers 200 again and nothing is half-stored.
+  names PostgreSQL; the users pool refuses them at once, without waiting its timeout for a
+  connection (counted from the API's log, never timed); once it is back the same API answers 200
+  again and nothing is half-stored.
 - Redis down: the API fails open (sends and reads keep answering 200 from the engines, rate
   limits let requests through), only what cannot run without Redis says 503 (a keyed send:
   `idempotency_unavailable`; the event stream: `live_unavailable`); once Redis is back keyed
@@ -11,6 +13,7 @@ started (never the machine's shared servers), while `cruddur serve` keeps runnin
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import time
@@ -25,6 +28,7 @@ import pytest
 from cruddur.local.postgres import PrivatePostgres
 from cruddur.users.db import apply_migrations, create_pool
 from cruddur.users.models import demo_user_uuid
+from cruddur.users.pg_errors import POOL_TIMEOUT_REASON
 from cruddur.users.repository import UserRepository
 from fixtures_api import PASSWORD, ApiClient, HttpTransport, serving
 from fixtures_postgres import (
@@ -64,6 +68,27 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# 503s to collect while PostgreSQL is down: enough that refusals waiting the pool's timeout (5 s
+# each) would show far beyond the few a discovery may cost.
+POSTGRES_OUTAGE_ANSWERS = max(SIZES.outage_answers, 20)
+SERVE_WORKERS = 2  # fixtures_api.serving
+# The load's two clients and the three calls checked while PostgreSQL is down.
+CALLERS = 2 + 3
+
+
+def postgresql_refusals(log_path: Path) -> list[str]:
+    """The reason of every request the API answered 503 for PostgreSQL's sake, from its JSON log
+    lines (`dependency unavailable: PostgreSQL at <url> is unavailable (<reason>)`)."""
+    reasons = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue  # gunicorn's own lines
+        message = json.loads(line).get("message", "")
+        if message.startswith("dependency unavailable: PostgreSQL at "):
+            reasons.append(message.partition(" is unavailable (")[2].removesuffix(")"))
+    return reasons
+
+
 def register_on(url: str, *handles: str) -> None:
     pool = create_pool(url, min_size=1, max_size=1)
     try:
@@ -99,7 +124,7 @@ def test_postgresql_stopped_and_started_gives_503s_then_recovers(
                 return [a for a in load.snapshot()[answered_before:] if a.status == 503]
 
             assert poll_until(
-                lambda: len(answered_503()) >= SIZES.postgres_outage_answers,
+                lambda: len(answered_503()) >= POSTGRES_OUTAGE_ANSWERS,
                 timeout=RECOVERY_DEADLINE,
             ), "no 503s while PostgreSQL was down"
             with ThreadPoolExecutor(3) as pool:
@@ -142,11 +167,23 @@ def test_postgresql_stopped_and_started_gives_503s_then_recovers(
         acknowledged = {a.text for a in answers if a.status == 200}
         assert set(stored_texts(settings, group)) == acknowledged | {"before the outage"}
 
+    # Refused without waiting: a request waits the pool's timeout only before its worker's pool
+    # has found the server down (at most once per caller and worker); every other refusal says
+    # it did not wait. Counted from the log, so a slow machine changes nothing.
+    reasons = postgresql_refusals(tmp_path / "serve" / "gunicorn.log")
+    waited = [r for r in reasons if r == POOL_TIMEOUT_REASON]
+    refused_at_once = [r for r in reasons if r.startswith("down, refused without waiting: ")]
+    assert len(reasons) >= len(unavailable) + 2  # the load's 503s, the sign-in and the list
+    assert len(waited) <= SERVE_WORKERS * CALLERS, waited
+    assert len(refused_at_once) >= len(reasons) - SERVE_WORKERS * CALLERS, reasons
+
     seconds = [a.seconds for a in unavailable]
     print_figures(
         "PostgreSQL stopped and started",
         acknowledged=len(acknowledged),
         answered_503_while_down=len(unavailable),
+        refused_at_once=len(refused_at_once),
+        waited_for_the_pool=len(waited),
         p50_503_ms=round(percentile(seconds, 0.5) * 1000),
         max_503_ms=round(max(seconds) * 1000),
         down_s=round(down_for, 1),

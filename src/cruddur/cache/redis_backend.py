@@ -5,7 +5,7 @@ fill, an invalidation and a page check are one Lua script each, atomic on the se
 keys carry the scope in a hash tag (`{...}`), so a Redis cluster keeps them in one slot.
 
 Redis is an accelerator, never a dependency: short timeouts, and after a failure the back end stops
-asking for a moment (`RETRY_AFTER_SECONDS`) so an outage costs no request more than one timeout.
+asking for a moment (`cruddur.redis_outages`) so an outage costs no request more than one timeout.
 Each outage is logged once when it starts and once when Redis answers again; every failed or
 skipped operation is counted in `stats.errors`.
 
@@ -18,21 +18,18 @@ epoch as soon as Redis answers again: whatever was cached before is then ignored
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 
 from cruddur.cache.backend import CacheStats, PageChange
+from cruddur.redis_outages import RedisOutageGuard
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 SOCKET_TIMEOUT_SECONDS = 0.25
-RETRY_AFTER_SECONDS = 1.0
 # a generation outlives any fill in flight by far; it expires so idle scopes cost no memory
 GENERATION_TTL_SECONDS = 86_400
 
@@ -88,10 +85,12 @@ class RedisCache:
         self._fill = self._client.register_script(_FILL)
         self._invalidate = self._client.register_script(_INVALIDATE)
         self._page_row_changed = self._client.register_script(_PAGE_ROW_CHANGED)
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._down_until = 0.0
-        self._down = False
+        self._outages = RedisOutageGuard(
+            skipped=lambda: self.stats.count("errors"),
+            outage_started=self._outage_started,
+            outage_ended=self._new_epoch,
+            monotonic=monotonic,
+        )
 
     # --- keys ---------------------------------------------------------------------------------
 
@@ -106,35 +105,15 @@ class RedisCache:
 
     # --- outages ------------------------------------------------------------------------------
 
-    def _guarded(self, operation: Callable[[], T], default: T) -> T:
-        with self._lock:
-            if self._down and self._monotonic() < self._down_until:
-                self.stats.count("errors")
-                return default
-        try:
-            result = operation()
-        except redis.RedisError as exc:
-            self.stats.count("errors")
-            with self._lock:
-                starting = not self._down
-                self._down = True
-                self._down_until = self._monotonic() + RETRY_AFTER_SECONDS
-            if starting:
-                log.warning("cache unavailable, serving from the engines: %s", exc)
-            return default
-        with self._lock:
-            recovered, self._down = self._down, False
-        if recovered:
-            self._new_epoch()
-        return result
+    def _outage_started(self, exc: redis.RedisError) -> None:
+        log.warning("cache unavailable, serving from the engines: %s", exc)
 
     def _new_epoch(self) -> None:
         """After an outage: nothing cached before it is trusted any more, by any process."""
         try:
             self._client.incr(self._epoch_key())
         except redis.RedisError as exc:
-            with self._lock:
-                self._down, self._down_until = True, self._monotonic() + RETRY_AFTER_SECONDS
+            self._outages.mark_down()
             log.warning("cache unavailable again: %s", exc)
             return
         log.warning("cache available again; values from before the outage are ignored")
@@ -143,7 +122,7 @@ class RedisCache:
 
     def lookup(self, key: str, scope: str) -> tuple[str | None, str]:
         names = [self._key(scope, key), self._generation_key(scope), self._epoch_key()]
-        found = self._guarded(lambda: self._client.mget(names), None)
+        found = self._outages.run(lambda: self._client.mget(names), None)
         if found is None:
             return None, ""  # "" matches no generation: nothing is filled during an outage
         stored, generation, epoch = (None if v is None else str(v) for v in found)
@@ -163,7 +142,7 @@ class RedisCache:
             return False
         epoch, _, scope_generation = generation.partition(":")
         keys = [self._key(scope, key), self._generation_key(scope), self._epoch_key()]
-        stored = self._guarded(
+        stored = self._outages.run(
             lambda: self._fill(keys=keys, args=[scope_generation, ttl, f"{bound}\n{value}", epoch]),
             None,
         )
@@ -174,12 +153,14 @@ class RedisCache:
 
     def invalidate(self, scope: str, keys: Sequence[str]) -> None:
         all_keys = [self._generation_key(scope), *(self._key(scope, k) for k in keys)]
-        self._guarded(lambda: self._invalidate(keys=all_keys, args=[GENERATION_TTL_SECONDS]), None)
+        self._outages.run(
+            lambda: self._invalidate(keys=all_keys, args=[GENERATION_TTL_SECONDS]), None
+        )
         self.stats.count("invalidations")
 
     def page_row_changed(self, scope: str, key: str, sk: str, change: PageChange) -> None:
         keys = [self._key(scope, key), self._generation_key(scope)]
-        self._guarded(
+        self._outages.run(
             lambda: self._page_row_changed(
                 keys=keys, args=[sk, change.value, GENERATION_TTL_SECONDS]
             ),
@@ -188,4 +169,4 @@ class RedisCache:
         self.stats.count("invalidations")
 
     def available(self) -> bool:
-        return bool(self._guarded(lambda: self._client.ping(), False))
+        return bool(self._outages.run(lambda: self._client.ping(), False))

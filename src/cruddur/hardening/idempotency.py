@@ -185,6 +185,9 @@ class RedisIdempotencyStore:
         return f"{self.prefix}idempotency:{user}:{hashlib.sha256(key.encode()).hexdigest()}"
 
     def _call(self, operation: Callable[[], Any]) -> Any:
+        # Not behind cruddur.redis_outages: that guard serves a default while Redis is away, and
+        # this store has none to serve (every failure is a 503); it asks Redis every time, so the
+        # first keyed send after Redis comes back is accepted without waiting out a pause.
         try:
             return operation()
         except redis.RedisError as exc:

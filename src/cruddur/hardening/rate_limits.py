@@ -20,10 +20,11 @@ from typing import Any, Protocol
 
 import redis
 
+from cruddur.redis_outages import RedisOutageGuard
+
 log = logging.getLogger(__name__)
 
 SOCKET_TIMEOUT_SECONDS = 0.25
-RETRY_AFTER_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -136,44 +137,26 @@ class RedisRateLimiter:
         )
         self._hit = self._client.register_script(_HIT)
         self._refund = self._client.register_script(_REFUND)
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-        self._down = False
-        self._down_until = 0.0
+        self._outages = RedisOutageGuard(
+            skipped=lambda: self.stats.count("fail_open"),
+            outage_started=self._outage_started,
+            outage_ended=lambda: log.warning("rate limits available again"),
+            monotonic=monotonic,
+        )
 
     def _key(self, limit: Limit, subject: str) -> str:
         return f"{self.prefix}ratelimit:{limit.name}:{subject}"
 
-    def _guarded(self, operation: Callable[[], Any]) -> Any:
-        with self._lock:
-            if self._down and self._monotonic() < self._down_until:
-                self.stats.count("fail_open")
-                return None
-        try:
-            result = operation()
-        except redis.RedisError as exc:
-            self.stats.count("fail_open")
-            with self._lock:
-                starting = not self._down
-                self._down, self._down_until = True, self._monotonic() + RETRY_AFTER_SECONDS
-            if starting:
-                self.stats.count("outages")
-                log.warning(
-                    "rate limits unavailable, failing open (every request allowed): %s", exc
-                )
-            return None
-        with self._lock:
-            recovered, self._down = self._down, False
-        if recovered:
-            log.warning("rate limits available again")
-        return result
+    def _outage_started(self, exc: redis.RedisError) -> None:
+        self.stats.count("outages")
+        log.warning("rate limits unavailable, failing open (every request allowed): %s", exc)
 
     def hit(self, limit: Limit, subject: str) -> Decision | None:
         if limit.limit <= 0:
             return None
         self.stats.count("checks")
-        found = self._guarded(
-            lambda: self._hit(keys=[self._key(limit, subject)], args=[limit.window])
+        found = self._outages.run(
+            lambda: self._hit(keys=[self._key(limit, subject)], args=[limit.window]), None
         )
         if found is None:
             return None
@@ -184,7 +167,7 @@ class RedisRateLimiter:
 
     def refund(self, limit: Limit, subject: str) -> None:
         if limit.limit > 0:
-            self._guarded(lambda: self._refund(keys=[self._key(limit, subject)]))
+            self._outages.run(lambda: self._refund(keys=[self._key(limit, subject)]), None)
 
 
 class InProcessRateLimiter:

@@ -3,9 +3,9 @@
 // DynamoDB Local's jar has no option for the address it binds: its Jetty server is made with a
 // port only, which means every interface (`*:8000`), open to the network with no authentication.
 // This launcher builds the server exactly as the jar's own main does (same command-line options),
-// sets the host of its Jetty connector before it starts, then starts it. Run by
-// cruddur.local.dynamodb with Java's source-file mode (`java -cp <jar and libs> THIS_FILE ...`),
-// so nothing is compiled into the repository.
+// sets the host of its Jetty connector before it starts, then starts it. cruddur.local.dynamodb
+// compiles it once per jar (javac, into node_modules/.cache/, never into the repository) and runs
+// it with the jar and its libraries on the class path.
 import java.lang.reflect.Field;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;

@@ -59,7 +59,7 @@ class WorkerConfig:
     # After a poll that found records, the next one waits this long: what arrives meanwhile is
     # applied together (one index query and one move per member and group for the lot). Shorter
     # is fresher during a burst but pays those moves more often; 0.2 s keeps a burst of 100 into
-    # a 1:1 group under 1.33 units a message (docs/performance-stream.md: the trade-off).
+    # a 1:1 group under 1.33 units a message (docs/performance.md: the trade-off).
     batch_window_seconds: float = 0.2
     # Lambda's default batch size for a DynamoDB stream event source is 100.
     batch_size: int = 100

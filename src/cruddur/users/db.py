@@ -5,6 +5,7 @@ composition root's choice (cruddur.bootstrap), never this module's."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import select
 import threading
@@ -19,10 +20,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from cruddur.users.errors import MigrationError, UsersNotConfigured, UsersRefused
-from cruddur.users.pg_errors import DUPLICATE_DATABASE, translated
+from cruddur.users.pg_errors import DUPLICATE_DATABASE, ServerDown, first_line, translated
 from cruddur.users.queries import template
 from cruddur.users.urls import database_name, mask_url, with_database
 
@@ -60,6 +61,10 @@ RECONNECT_TIMEOUT_SECONDS = 5
 # socket, which makes it readable. One idle longer gets the round trip, as a silent network
 # failure shows only to that.
 CHECK_AFTER_IDLE_SECONDS = 2.0
+# While the server is down the pool refuses requests at once (as the Redis cache stops asking for
+# a moment), and a background thread tries a connection this often: a returning server is used
+# again within about this long, and a down server costs one connection attempt per interval.
+PROBE_INTERVAL_SECONDS = 0.5
 # Any fixed 64-bit number works; it only has to differ from other advisory locks on the same server.
 MIGRATIONS_LOCK_ID = 0x43525544_55535253  # "CRUDUSRS"
 MAINTENANCE_DATABASE = "postgres"
@@ -67,6 +72,8 @@ MAINTENANCE_DATABASE = "postgres"
 APPLICATION_NAME = "cruddur"
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+log = logging.getLogger(__name__)
 
 
 # --- connections ----------------------------------------------------------------------------------
@@ -93,15 +100,58 @@ def session(
 
 class UsersPool(ConnectionPool[psycopg.Connection[Any]]):
     """A psycopg pool that remembers whether it serves the --prod database, so an error raised
-    long after it was made still says so."""
+    long after it was made still says so, and that knows when its server is down.
+
+    psycopg_pool alone makes every request wait its whole timeout for a connection while the server
+    is down (5 s each, a serving thread held as long). This pool learns of an outage from a
+    connection attempt that fails: its own, made when a pooled connection fails its check, when a
+    connection breaks during use or when a request waited the whole timeout. From then on it
+    refuses every request at once (ServerDown, translated to UsersUnavailable) and a background
+    thread tries a connection every PROBE_INTERVAL_SECONDS; the first that succeeds ends the
+    outage. A connection that breaks while the server answers (a terminated backend, a restart
+    already over) still costs one reconnect, not an error."""
 
     def __init__(self, url: str, *, prod: bool = False, **kwargs: Any) -> None:
         self._returned_at: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
         )
         self._returned_lock = threading.Lock()
-        super().__init__(url, check=self._check_if_idle, reset=self._note_returned, **kwargs)
+        self._url = url
+        self._connect_kwargs: dict[str, Any] = dict(kwargs.get("kwargs") or {})
+        self._outage_lock = threading.Lock()
+        self._down_since: float | None = None
+        self._down_reason = ""
+        self._prober: threading.Thread | None = None
+        self._closing = threading.Event()
+        # Requests refused at once because the server was known to be down (never waited for).
+        self.refused_without_waiting = 0
+        super().__init__(url, reset=self._note_returned, **kwargs)
         self.prod = prod
+
+    # --- connections, checked before use ---------------------------------------------------------
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection[Any]:
+        """A checked connection within `timeout` (default: the pool's), as psycopg_pool's; raises
+        ServerDown at once while the server is known to be down."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            self._refuse_while_down()
+            try:
+                conn = super().getconn(timeout=max(0.0, deadline - time.monotonic()))
+            except PoolTimeout:
+                # The server gone, or only every connection busy: the prober tells which.
+                self.server_may_be_down()
+                raise
+            try:
+                self._check_if_idle(conn)
+            except Exception:  # noqa: BLE001 - whatever failed the check, the connection goes back
+                conn.close()  # a closed connection returned is replaced, never handed out again
+                self.putconn(conn)
+                # A terminated backend or the server gone: one attempt, here, tells which. Down:
+                # the loop refuses; up: the next connection (the pool replaces this one).
+                self._note_attempt(self._connection_refused_reason())
+                continue
+            return conn
 
     def _note_returned(self, conn: psycopg.Connection[Any]) -> None:
         with self._returned_lock:
@@ -115,6 +165,90 @@ class UsersPool(ConnectionPool[psycopg.Connection[Any]]):
         )
         if not recent or _has_something_to_read(conn):
             ConnectionPool.check_connection(conn)
+
+    # --- outages ---------------------------------------------------------------------------------
+
+    @property
+    def server_down(self) -> bool:
+        with self._outage_lock:
+            return self._down_since is not None
+
+    def server_may_be_down(self) -> None:
+        """A connection broke or a request waited in vain: try the server in the background (the
+        caller's request is failing already and should not wait for the answer)."""
+        with self._outage_lock:
+            self._start_prober()
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._closing.set()
+        super().close(timeout)
+
+    def _refuse_while_down(self) -> None:
+        with self._outage_lock:
+            if self._down_since is None:
+                return
+            self.refused_without_waiting += 1
+            reason = self._down_reason
+        raise ServerDown(f"down, refused without waiting: {reason}")
+
+    def _connection_refused_reason(self) -> str | None:
+        """Why a fresh connection to the server fails, or None when it succeeds."""
+        try:
+            with psycopg.connect(self._url, **self._connect_kwargs):
+                return None
+        except psycopg.Error as exc:
+            return first_line(exc)
+
+    def _note_attempt(self, refused_reason: str | None) -> None:
+        """Record a connection attempt's outcome: the first refusal starts an outage (logged once),
+        which only the prober ends."""
+        if refused_reason is None:
+            return
+        with self._outage_lock:
+            starting = self._down_since is None
+            if starting:
+                self._down_since = time.monotonic()
+            self._down_reason = refused_reason
+            self._start_prober()
+        if starting:
+            log.warning(
+                "PostgreSQL at %s is down (%s): requests are refused at once until it answers",
+                mask_url(self._url),
+                refused_reason,
+            )
+
+    def _start_prober(self) -> None:
+        # Called with _outage_lock held. An outage always has a prober: it alone ends it.
+        if self._prober is None and not self._closing.is_set():
+            self._prober = threading.Thread(
+                target=self._probe_until_answered, name=f"{self.name}-prober", daemon=True
+            )
+            self._prober.start()
+
+    def _probe_until_answered(self) -> None:
+        while True:
+            if self.server_down and self._closing.wait(PROBE_INTERVAL_SECONDS):
+                break
+            refused_reason = self._connection_refused_reason()
+            if self._closing.is_set():
+                break
+            if refused_reason is not None:
+                self._note_attempt(refused_reason)
+                continue
+            if self.server_down:
+                # Drop the idle connections that died with the server before requests come back.
+                self.check()
+            with self._outage_lock:
+                down_since, self._down_since, self._prober = self._down_since, None, None
+            if down_since is not None:
+                log.warning(
+                    "PostgreSQL at %s answers again after %.1f s",
+                    mask_url(self._url),
+                    time.monotonic() - down_since,
+                )
+            return
+        with self._outage_lock:
+            self._prober = None
 
 
 def _has_something_to_read(conn: psycopg.Connection[Any]) -> bool:
@@ -138,8 +272,9 @@ def create_pool(
 ) -> UsersPool:
     """An open connection pool on `url`, its first connection made. Raises UsersUnavailable (masked
     URL, reason) when the server does not answer. Connections are checked before use (see
-    CHECK_AFTER_IDLE_SECONDS), so a restarted server costs one reconnect, not an error, and is
-    used again within seconds of its return however long it was away."""
+    CHECK_AFTER_IDLE_SECONDS), so a restarted server costs one reconnect, not an error; while the
+    server is down requests are refused at once (UsersPool), and it is used again within about
+    PROBE_INTERVAL_SECONDS of its return however long it was away."""
     # One direct attempt first: libpq's own reason ("connection refused", "database does not
     # exist") is worth more to the reader than the pool's generic timeout.
     with session(url, prod=prod):
@@ -171,7 +306,12 @@ def pooled(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
     UsersRefused, never as a driver error."""
     prod = pool.prod if isinstance(pool, UsersPool) else False
     with translated(_pool_url(pool), prod=prod), pool.connection() as conn:
-        yield conn
+        try:
+            yield conn
+        except psycopg.Error:
+            if conn.broken and isinstance(pool, UsersPool):
+                pool.server_may_be_down()
+            raise
 
 
 def _pool_url(pool: ConnectionPool) -> str:

@@ -22,6 +22,19 @@ UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
 DUPLICATE_DATABASE = "42P04"
 
+# The reason of a request that waited the pool's whole timeout for a connection.
+POOL_TIMEOUT_REASON = "no connection within the pool timeout"
+
+
+class ServerDown(Exception):
+    """Raised by the users pool (cruddur.users.db.UsersPool), not by the driver: the server failed
+    the pool's last connection attempt, so a request is refused at once instead of waiting the
+    pool's timeout for a connection that cannot come. Only `translated` catches it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 def first_line(error: BaseException) -> str:
     """The first line of the error's text: libpq's reasons continue with DETAIL/HINT lines that a
@@ -33,14 +46,16 @@ def first_line(error: BaseException) -> str:
 @contextmanager
 def translated(url: str, *, prod: bool = False) -> Iterator[None]:
     """Run the block with the driver's errors turned into the users store's: a server that does
-    not answer (or no pooled connection in time) is UsersUnavailable naming `url` masked and
-    whether it was the --prod database; anything else PostgreSQL refuses is UsersRefused."""
+    not answer (no pooled connection in time, or the pool knows it is down: ServerDown) is
+    UsersUnavailable naming `url` masked and whether it was the --prod database; anything else
+    PostgreSQL refuses is UsersRefused."""
     try:
         yield
     except PoolTimeout as exc:
         # The pool's own text names seconds, not the server: the reader needs which server.
-        reason = "no connection within the pool timeout"
-        raise UsersUnavailable(mask_url(url), reason, prod=prod) from exc
+        raise UsersUnavailable(mask_url(url), POOL_TIMEOUT_REASON, prod=prod) from exc
+    except ServerDown as exc:
+        raise UsersUnavailable(mask_url(url), exc.reason, prod=prod) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         # InterfaceError: the driver's connection is closed or broken, the server unreachable
         raise UsersUnavailable(mask_url(url), first_line(exc), prod=prod) from exc

@@ -103,6 +103,7 @@ def test_a_pool_uses_a_restarted_server_within_seconds(cluster_dir: Path) -> Non
         while time.monotonic() < outage_ends:  # requests keep coming while the server is down
             with pytest.raises(UsersUnavailable):
                 repo.ping()
+            time.sleep(0.05)  # pacing the requests (a refusal is instant), not waiting for anything
         cluster.start()
 
         def answers() -> bool:

@@ -173,5 +173,8 @@ def test_a_terminated_connection_costs_a_reconnect_not_an_error(postgres_url: st
 
         assert second != first
         assert second in backend_pids(postgres_url)
+        # the server answered all along: never taken for down, nothing refused
+        assert not pool.server_down
+        assert pool.refused_without_waiting == 0
     finally:
         pool.close()

@@ -67,6 +67,29 @@ def test_rows_read_the_figures_they_name():
     assert memory_table.rows[0][1:] == ["120.5", "200.0", "3"]
 
 
+def test_the_window_trade_off_has_a_row_per_window_when_the_run_drew_it():
+    stream = {
+        "windows": [
+            {
+                "window_seconds": 0.2,
+                "idle_poll_seconds": 0.1,
+                "burst_units": 1.25,
+                "burst_polls_moving_rows": 3,
+                "burst_p50_ms": 230.0,
+                "burst_p99_ms": 421.0,
+                "lone_p50_ms": 222.0,
+                "lone_p99_ms": 396.0,
+            }
+        ]
+    }
+
+    table = report.windows_table(stream)
+
+    assert table is not None
+    assert table.rows == [["200", "100", "1.25", "3", "230 / 421", "222 / 396"]]
+    assert report.windows_table({"windows": []}) is None
+
+
 def test_markdown_has_a_row_per_figure_row():
     table = report.Table("T", ["a", "b"], [["1", "2"], ["3", "4"]], note="n")
 
