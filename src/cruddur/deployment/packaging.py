@@ -36,6 +36,7 @@ STREAM_PROCESSOR_MODULES = (
     "cache/codec.py",
     "cache/messaging.py",
     "cache/redis_backend.py",
+    "redis_outages.py",
     # live delivery: the moved rows published to the event bus (REDIS_URL)
     "live/__init__.py",
     "live/bus.py",
