@@ -66,8 +66,10 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
+import api_client
 import psycopg
 import redis
+from api_client import ApiConnection
 from engines import (
     BENCH_APPLICATION,
     forget_table_keys,
@@ -499,7 +501,7 @@ def serving(
 def health_ok(base_url: str) -> bool:
     if not port_open(urlsplit(base_url).port or 0):
         return False
-    conn = ApiConnection(base_url)
+    conn = counted_connection(base_url)
     try:
         status, _, _ = conn.call("GET", "/api/health-check", None, None)
     except (http.client.HTTPException, OSError):
@@ -530,71 +532,19 @@ class Tally:
 API_REQUESTS = Tally()
 
 
-class ApiConnection:
-    """One keep-alive HTTP/1.1 connection to the API (one per client thread)."""
+def count_request(path: str, authenticated: bool) -> None:
+    if authenticated:
+        API_REQUESTS.add("authenticated")
+    else:
+        API_REQUESTS.add("sign-in" if path == "/api/auth/token" else "public")
 
-    def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.conn: http.client.HTTPConnection | None = None
 
-    def call(self, method: str, path: str, body: Any, token: str | None) -> tuple[int, Any, float]:
-        """(status, decoded body, seconds)."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        for attempt in (0, 1):
-            fresh = self.conn is None
-            conn = self.conn or http.client.HTTPConnection(
-                self.host, self.port, timeout=REQUEST_TIMEOUT_SECONDS
-            )
-            started = time.perf_counter()
-            try:
-                conn.request(method, path, body=data, headers=headers)
-                response = conn.getresponse()
-                raw = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                conn.close()
-                self.conn = None
-                if attempt or fresh:
-                    raise
-                continue  # gunicorn closed the kept-alive connection meanwhile: once more
-            elapsed = time.perf_counter() - started
-            if token:
-                API_REQUESTS.add("authenticated")
-            else:
-                API_REQUESTS.add("sign-in" if path == "/api/auth/token" else "public")
-            if response.will_close:
-                conn.close()
-                self.conn = None
-            else:
-                self.conn = conn
-            try:
-                decoded = json.loads(raw) if raw else None
-            except ValueError:
-                decoded = raw.decode(errors="replace")
-            return response.status, decoded, elapsed
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+def counted_connection(base_url: str) -> ApiConnection:
+    return ApiConnection(base_url, on_answer=count_request)
 
 
 def one_call(base_url: str, method: str, path: str, body: Any, token: str | None) -> Any:
-    """One request on a connection of its own; the decoded answer (RuntimeError unless 200)."""
-    conn = ApiConnection(base_url)
-    try:
-        status, answer, _ = conn.call(method, path, body, token)
-    finally:
-        conn.close()
-    if status != 200:
-        raise RuntimeError(f"{method} {path} answered {status}: {answer}")
-    return answer
+    return api_client.one_call(base_url, method, path, body, token, on_answer=count_request)
 
 
 def sign_in(base_url: str, handle: str, password: str) -> str:
@@ -662,7 +612,7 @@ def run_api(base_url: str, tokens: dict[str, str], units: list[list[Call]], clie
                     if status == 200:
                         load.sent_sks.append(keys.message_sk(body["created_at"], body["uuid"]))
 
-    load.seconds = run_threads(clients, len(units), lambda: ApiConnection(base_url), do_unit)
+    load.seconds = run_threads(clients, len(units), lambda: counted_connection(base_url), do_unit)
     return load
 
 

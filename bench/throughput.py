@@ -44,8 +44,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+from api_client import ApiConnection, one_call
 from engines import (
     dynamodb_local,
     forget_table_keys,
@@ -69,7 +69,6 @@ from cruddur.users.models import demo_user_uuid
 
 HANDLES = ("alice", "bob")
 CLIENTS = (1, 4, 16)
-REQUEST_TIMEOUT_SECONDS = 30.0
 STARTUP_SECONDS = 30.0
 
 
@@ -85,66 +84,6 @@ class Counts:
 
     def halved(self) -> Counts:
         return replace(self, sends_per_client=30, minimum=75, maximum=400)
-
-
-class ApiConnection:
-    """One keep-alive HTTP/1.1 connection to the API (one per client thread)."""
-
-    def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.conn: http.client.HTTPConnection | None = None
-
-    def call(self, method: str, path: str, body: Any, token: str | None) -> tuple[int, Any, float]:
-        """(status, decoded body, seconds)."""
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        for attempt in (0, 1):
-            fresh = self.conn is None
-            conn = self.conn or http.client.HTTPConnection(
-                self.host, self.port, timeout=REQUEST_TIMEOUT_SECONDS
-            )
-            started = time.perf_counter()
-            try:
-                conn.request(method, path, body=data, headers=headers)
-                response = conn.getresponse()
-                raw = response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                conn.close()
-                self.conn = None
-                if attempt or fresh:
-                    raise
-                continue  # gunicorn closed the kept-alive connection meanwhile: once more
-            elapsed = time.perf_counter() - started
-            self.conn = None if response.will_close else conn
-            if response.will_close:
-                conn.close()
-            try:
-                decoded = json.loads(raw) if raw else None
-            except ValueError:
-                decoded = raw.decode(errors="replace")
-            return response.status, decoded, elapsed
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-def one_call(base_url: str, method: str, path: str, body: Any, token: str | None = None) -> Any:
-    conn = ApiConnection(base_url)
-    try:
-        status, answer, _ = conn.call(method, path, body, token)
-    finally:
-        conn.close()
-    if status != 200:
-        raise RuntimeError(f"{method} {path} answered {status}: {answer}")
-    return answer
 
 
 def healthy(base_url: str) -> bool:

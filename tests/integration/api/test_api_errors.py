@@ -10,17 +10,6 @@ import pytest
 GROUPLESS = str(uuid.uuid4())
 
 
-@pytest.fixture
-def andrew(signed_in):
-    return signed_in("andrewbrown")
-
-
-@pytest.fixture
-def group(andrew, signed_in) -> str:
-    signed_in("bayko")
-    return andrew.send_to_handle("bayko", "hello").body["message_group_uuid"]
-
-
 def test_a_non_member_gets_404_on_read_send_and_members(group, signed_in):
     mallory = signed_in("mallory")
 

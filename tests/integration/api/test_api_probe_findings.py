@@ -16,17 +16,6 @@ from cruddur.hardening.headers import API_CSP
 GROUPLESS = str(uuid.uuid4())
 
 
-@pytest.fixture
-def andrew(signed_in):
-    return signed_in("andrewbrown")
-
-
-@pytest.fixture
-def group(andrew, signed_in) -> str:
-    signed_in("bayko")
-    return andrew.send_to_handle("bayko", "hello").body["message_group_uuid"]
-
-
 # --- no redirect built from the Host header -------------------------------------------------------
 
 
